@@ -1,0 +1,96 @@
+// The one typed configuration of every orderflow process, parsed once from the environment.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const DEFAULT_SEEDS = '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const seeds = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((s) => s.split(',').map((x) => x.trim()))
+  .pipe(
+    z
+      .array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'each seed is host:port'))
+      .min(1)
+      .transform((list) =>
+        list.map((hp) => {
+          const i = hp.lastIndexOf(':');
+          return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+        }),
+      ),
+  );
+
+/** Every variable of CONTRACT.md, plus the tuning knobs the pipeline needs, with their defaults. */
+export const configSchema = z.object({
+  REDIS_NODES: seeds.prefault(DEFAULT_SEEDS),
+  REDIS_MODE: z.enum(['cluster', 'dragonfly-emulated']).default('cluster'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  SHARDS: int(1, 1024).default(12),
+  STEP_MS: int(0, 3_600_000).default(5000),
+  STEP_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.05),
+  /** Seeds the failure draw: with a seed, whether a step fails is a pure function of (seed, order, step). */
+  FAILURE_SEED: z.string().min(1).optional(),
+  /** Tests only: a user_id containing `#fail=<step>` makes that step fail. Off in production. */
+  FAILURE_DIRECTIVES: flag.default(false),
+  COMPENSATION_MS: int(0, 3_600_000).default(500),
+  WORKER_CONCURRENCY: int(1, 10_000).default(50),
+  WORKERS: int(0, 64).default(2),
+  LOCK_MS: int(1000, 600_000).default(10_000),
+  STALLED_INTERVAL_MS: int(500, 600_000).default(5000),
+  /** Runs of one step lost to dead or stalled nodes before the step is failed and the order rolled back. */
+  MAX_STEP_CRASHES: int(1, 100).default(2),
+  NODE_ID: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'letters, digits, dot, dash, underscore; at most 64')
+    .optional(),
+  ADMIN_TOKEN: z.string().min(8, 'at least 8 characters').optional(),
+  /** Lets Bull Board retry/remove/promote jobs; off because acting on one step can break an order. */
+  BOARD_ACTIONS: flag.default(false),
+  ORDER_TTL_S: int(60, 365 * 86_400).default(7 * 86_400),
+  IDEMPOTENCY_TTL_S: int(60, 30 * 86_400).default(86_400),
+  /** Replicas that must confirm a placement (WAIT) before it is acknowledged; 0 turns WAIT off. */
+  WAIT_REPLICAS: int(0, 5).default(1),
+  WAIT_TIMEOUT_MS: int(1, 10_000).default(200),
+  MAX_BODY_BYTES: int(256, 10_000_000).default(16_384),
+  /** Waiting steps across all shards past which placement answers 429. */
+  BACKLOG_LIMIT: int(1, 100_000_000).default(200_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: flag.default(false),
+});
+
+export type Config = z.infer<typeof configSchema> & { NODE_ID: string };
+export type Env = Record<string, string | undefined>;
+
+/** A bad configuration value; the message names the variable and what it allows. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+/** Parses the environment into a Config, or throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  // An empty variable means "unset" so `FOO= npm start` falls back to the default.
+  const present = Object.fromEntries(
+    Object.keys(configSchema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  return { ...parsed.data, NODE_ID: parsed.data.NODE_ID ?? `${hostname()}-${process.pid}` };
+}

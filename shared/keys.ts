@@ -1,0 +1,43 @@
+// Key names: everything of one shard lives under that shard's hash tag, so it shares one slot.
+import { shardTags } from './sharding.js';
+
+/** The names of one shard's BullMQ queue and of the records kept beside it. */
+export interface ShardKeys {
+  shard: number;
+  /** The hash tag text, without braces. */
+  tag: string;
+  /** BullMQ prefix: every queue key starts `<prefix>:<queueName>:`. */
+  queuePrefix: string;
+  /** Unique per shard so Bull Board and metrics can tell the queues apart. */
+  queueName: string;
+  order(orderId: string): string;
+  userIndex(userId: string): string;
+  idempotency(userId: string, key: string): string;
+  /** The BullMQ lock of a job: fenced writes check its token. */
+  jobLock(jobId: string): string;
+}
+
+const segment = (text: string) => encodeURIComponent(text);
+
+/** The keys of `shard` out of `shards`. */
+export function shardKeys(shard: number, shards: number): ShardKeys {
+  const tag = shardTags(shards)[shard];
+  if (tag === undefined) throw new RangeError(`shard ${shard} is outside 0..${shards - 1}`);
+  const base = `of:{${tag}}`;
+  const queueName = `steps-s${String(shard).padStart(2, '0')}`;
+  return {
+    shard,
+    tag,
+    queuePrefix: base,
+    queueName,
+    order: (orderId) => `${base}:order:${orderId}`,
+    userIndex: (userId) => `${base}:user:${segment(userId)}`,
+    idempotency: (userId, key) => `${base}:idem:${segment(userId)}:${segment(key)}`,
+    jobLock: (jobId) => `${base}:${queueName}:${jobId}:lock`,
+  };
+}
+
+/** The keys of every shard, index = shard. */
+export function allShardKeys(shards: number): ShardKeys[] {
+  return Array.from({ length: shards }, (_, shard) => shardKeys(shard, shards));
+}

@@ -1,0 +1,42 @@
+// Order ids carry their shard (`<shard>-<ULID>`) so a lookup by id goes to one shard without an index.
+import { randomBytes } from 'node:crypto';
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const ORDER_ID = /^(\d{1,4})-([0-9A-HJKMNP-TV-Z]{26})$/;
+
+/** A ULID: 48-bit millisecond time then 80 random bits, Crockford base32, sorting by time. */
+export function ulid(now = Date.now()): string {
+  let time = '';
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const bytes = randomBytes(16);
+  let random = '';
+  for (let i = 0; i < 16; i++) random += CROCKFORD[bytes[i]! % 32];
+  return time + random;
+}
+
+/** A new order id in `shard`; ids of one shard sort lexicographically by creation time. */
+export function newOrderId(shard: number, now = Date.now()): string {
+  return `${shard}-${ulid(now)}`;
+}
+
+/** The smallest id of `shard` created at `time`: the lexicographic bound for "older than time". */
+export function orderIdFloor(shard: number, time: number): string {
+  return `${shard}-${ulid(time).slice(0, 10)}`;
+}
+
+/** The shard an order id names, or null when the id is malformed or its shard out of range. */
+export function shardOfOrderId(orderId: string, shards: number): number | null {
+  const match = ORDER_ID.exec(orderId);
+  if (!match) return null;
+  const shard = Number(match[1]);
+  return shard < shards && String(shard) === match[1] ? shard : null;
+}
+
+/** The BullMQ job id of one step of an order (BullMQ refuses `:` in custom ids). */
+export function stepJobId(orderId: string, step: string): string {
+  return `${orderId}.${step}`;
+}
