@@ -1,0 +1,37 @@
+// Decides whether a step's simulated business logic fails: seeded for reproducible runs and tests.
+import { fnv1a } from '../sharding.js';
+import type { OrderRecord, StepName } from './order.js';
+
+export interface FailurePolicyOptions {
+  rate: number;
+  /** With a seed the draw is a pure function of (seed, order id, step); without, Math.random. */
+  seed?: string;
+  /** Tests only: a user_id containing `#fail=<step>` fails that step whatever the draw. */
+  directives?: boolean;
+}
+
+/** Returns the failure reason of a step of an order, or null when it succeeds. */
+export type FailurePolicy = (order: OrderRecord, step: StepName) => string | null;
+
+/** A uniform number in [0, 1) from a 32-bit seed (one round of mulberry32). */
+export function unitFromSeed(seed: number): number {
+  let t = (seed + 0x6d2b79f5) >>> 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** The failure draw of the simulated steps. */
+export function createFailurePolicy({ rate, seed, directives = false }: FailurePolicyOptions): FailurePolicy {
+  const draw =
+    seed === undefined
+      ? () => Math.random()
+      : (order: OrderRecord, step: StepName) => unitFromSeed(fnv1a(`${seed}|${order.order_id}|${step}`));
+  return function failureOf(order, step) {
+    if (directives) {
+      const directive = /#fail=([a-z-]+)/.exec(order.user_id)?.[1];
+      if (directive !== undefined) return directive === step ? `${step} failed (directive)` : null;
+    }
+    return draw(order, step) < rate ? `${step} failed (simulated, rate ${rate})` : null;
+  };
+}

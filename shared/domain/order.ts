@@ -1,0 +1,97 @@
+// The order record: its shape, its states and the step sequence. Pure data, no I/O.
+
+export const STEPS = ['scheduling', 'pre-processing', 'processing', 'post-processing'] as const;
+export type StepName = (typeof STEPS)[number];
+
+export const ORDER_STATUSES = ['accepted', 'in_progress', 'rolling_back', 'completed', 'failed'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export type CurrentStep = StepName | 'completed' | 'failed';
+export type StepStatus = 'pending' | 'running' | 'completed' | 'failed' | 'compensated';
+/** `abandoned`: its node died or lost the lock; `error`: an infrastructure error, retried. */
+export type AttemptOutcome = 'running' | 'completed' | 'failed' | 'abandoned' | 'error';
+
+export interface Attempt {
+  node_id: string;
+  started_at: string;
+  ended_at: string | null;
+  outcome: AttemptOutcome;
+}
+
+export interface StepRecord {
+  name: StepName;
+  status: StepStatus;
+  started_at: string | null;
+  completed_at: string | null;
+  node_id: string | null;
+  attempts: Attempt[];
+}
+
+export interface RollbackEntry {
+  step: StepName;
+  started_at: string;
+  completed_at: string | null;
+  node_id: string;
+}
+
+export interface OrderItem {
+  sku: string;
+  qty: number;
+}
+
+export interface OrderRecord {
+  order_id: string;
+  user_id: string;
+  shard: number;
+  status: OrderStatus;
+  current_step: CurrentStep;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  items: OrderItem[];
+  customer_name: string | null;
+  region: string | null;
+  steps: StepRecord[];
+  failure: { step: StepName; reason: string } | null;
+  rollback: RollbackEntry[];
+}
+
+/** What a customer asks for; the rest of the record is the system's. */
+export interface OrderRequest {
+  user_id: string;
+  items?: OrderItem[];
+  customer_name?: string;
+  region?: string;
+}
+
+export const isTerminal = (status: OrderStatus) => status === 'completed' || status === 'failed';
+
+export function isStepName(name: string): name is StepName {
+  return (STEPS as readonly string[]).includes(name);
+}
+
+/** The record of a just-placed order: every step pending. */
+export function newOrder(orderId: string, shard: number, request: OrderRequest, now: Date): OrderRecord {
+  return {
+    order_id: orderId,
+    user_id: request.user_id,
+    shard,
+    status: 'accepted',
+    current_step: STEPS[0],
+    created_at: now.toISOString(),
+    started_at: null,
+    completed_at: null,
+    items: request.items ?? [],
+    customer_name: request.customer_name ?? null,
+    region: request.region ?? null,
+    steps: STEPS.map((name) => ({
+      name,
+      status: 'pending',
+      started_at: null,
+      completed_at: null,
+      node_id: null,
+      attempts: [],
+    })),
+    failure: null,
+    rollback: [],
+  };
+}

@@ -1,0 +1,170 @@
+// The order's state machine: each function returns the next record or throws; nothing here does I/O.
+import {
+  isTerminal,
+  type OrderRecord,
+  type RollbackEntry,
+  STEPS,
+  type StepName,
+  type StepRecord,
+} from './order.js';
+
+/** A transition that the record's current state does not allow. */
+export class TransitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+/** What a (possibly resumed) run of a step must do, read from the record alone. */
+export type StepPlan =
+  | { kind: 'run' }
+  | { kind: 'done' } // committed by an earlier run whose job did not finish: only finish the job
+  | { kind: 'resume-rollback' } // an earlier run failed the step and died while compensating
+  | { kind: 'failed' } // already failed and rolled back: only fail the job
+  | { kind: 'refuse'; reason: string };
+
+const stepOf = (order: OrderRecord, name: StepName): StepRecord => {
+  const step = order.steps.find((s) => s.name === name);
+  if (!step) throw new TransitionError(`order ${order.order_id} has no step ${name}`);
+  return step;
+};
+
+const iso = (now: Date) => now.toISOString();
+
+/** Decides how a run of `name` proceeds given what the record already holds. */
+export function planStep(order: OrderRecord, name: StepName): StepPlan {
+  const step = stepOf(order, name);
+  if (step.status === 'completed' || step.status === 'compensated') return { kind: 'done' };
+  if (order.failure?.step === name) {
+    return order.status === 'rolling_back' ? { kind: 'resume-rollback' } : { kind: 'failed' };
+  }
+  if (isTerminal(order.status) || order.status === 'rolling_back') {
+    return { kind: 'refuse', reason: `order is ${order.status}` };
+  }
+  const index = STEPS.indexOf(name);
+  const previous = order.steps.slice(0, index).find((s) => s.status !== 'completed');
+  if (previous) return { kind: 'refuse', reason: `step ${previous.name} is ${previous.status}` };
+  return { kind: 'run' };
+}
+
+/** A run of `name` starts on `nodeId`; an earlier unfinished attempt is marked abandoned. */
+export function startStep(order: OrderRecord, name: StepName, nodeId: string, now: Date): OrderRecord {
+  const plan = planStep(order, name);
+  if (plan.kind !== 'run') throw new TransitionError(`cannot start ${name}: ${plan.kind}`);
+  const next = structuredClone(order);
+  const step = stepOf(next, name);
+  for (const attempt of step.attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
+  step.status = 'running';
+  step.started_at = iso(now);
+  step.completed_at = null;
+  step.node_id = nodeId;
+  step.attempts.push({ node_id: nodeId, started_at: iso(now), ended_at: null, outcome: 'running' });
+  next.status = 'in_progress';
+  next.current_step = name;
+  next.started_at ??= iso(now);
+  return next;
+}
+
+function endAttempt(step: StepRecord, nodeId: string, now: Date, outcome: 'completed' | 'failed' | 'error') {
+  const attempt = step.attempts.at(-1);
+  if (attempt?.outcome !== 'running' || attempt.node_id !== nodeId) {
+    throw new TransitionError(`step ${step.name} has no running attempt of ${nodeId}`);
+  }
+  attempt.outcome = outcome;
+  attempt.ended_at = iso(now);
+}
+
+/** The running step succeeded; the last step completes the order. */
+export function completeStep(order: OrderRecord, name: StepName, nodeId: string, now: Date): OrderRecord {
+  const next = structuredClone(order);
+  const step = stepOf(next, name);
+  endAttempt(step, nodeId, now, 'completed');
+  step.status = 'completed';
+  step.completed_at = iso(now);
+  const following = STEPS[STEPS.indexOf(name) + 1];
+  if (following) {
+    next.current_step = following;
+  } else {
+    next.status = 'completed';
+    next.current_step = 'completed';
+    next.completed_at = iso(now);
+  }
+  return next;
+}
+
+/** The running attempt hit an infrastructure error and will be retried. */
+export function erroredStep(order: OrderRecord, name: StepName, nodeId: string, now: Date): OrderRecord {
+  const next = structuredClone(order);
+  endAttempt(stepOf(next, name), nodeId, now, 'error');
+  return next;
+}
+
+/** The step failed for good (a business failure): the order starts rolling back. */
+export function failStep(
+  order: OrderRecord,
+  name: StepName,
+  nodeId: string,
+  now: Date,
+  reason: string,
+): OrderRecord {
+  const next = structuredClone(order);
+  const step = stepOf(next, name);
+  if (step.attempts.at(-1)?.outcome === 'running') endAttempt(step, nodeId, now, 'failed');
+  step.status = 'failed';
+  step.completed_at = iso(now);
+  step.node_id = nodeId;
+  next.status = 'rolling_back';
+  next.current_step = name;
+  next.started_at ??= iso(now);
+  next.failure = { step: name, reason };
+  return next;
+}
+
+/** Completed steps still to undo, in the order to undo them (reverse of execution). */
+export function pendingCompensations(order: OrderRecord): StepName[] {
+  return order.steps
+    .filter((s) => s.status === 'completed')
+    .map((s) => s.name)
+    .reverse();
+}
+
+/** Undoing `name` starts; a resumed undo replaces the unfinished entry of a dead node. */
+export function startCompensation(
+  order: OrderRecord,
+  name: StepName,
+  nodeId: string,
+  now: Date,
+): OrderRecord {
+  if (order.status !== 'rolling_back' || stepOf(order, name).status !== 'completed') {
+    throw new TransitionError(`cannot compensate ${name} of a ${order.status} order`);
+  }
+  const next = structuredClone(order);
+  const entry: RollbackEntry = { step: name, started_at: iso(now), completed_at: null, node_id: nodeId };
+  const open = next.rollback.findIndex((r) => r.step === name && r.completed_at === null);
+  if (open === -1) next.rollback.push(entry);
+  else next.rollback[open] = entry;
+  return next;
+}
+
+/** Undoing `name` finished: the step is compensated. */
+export function completeCompensation(order: OrderRecord, name: StepName, now: Date): OrderRecord {
+  const next = structuredClone(order);
+  const entry = next.rollback.find((r) => r.step === name && r.completed_at === null);
+  if (!entry) throw new TransitionError(`no compensation of ${name} is under way`);
+  entry.completed_at = iso(now);
+  stepOf(next, name).status = 'compensated';
+  return next;
+}
+
+/** Every completed step is compensated: the order ends failed. */
+export function finishRollback(order: OrderRecord, now: Date): OrderRecord {
+  if (order.status !== 'rolling_back' || pendingCompensations(order).length > 0) {
+    throw new TransitionError(`rollback of ${order.order_id} is not finished`);
+  }
+  const next = structuredClone(order);
+  next.status = 'failed';
+  next.current_step = 'failed';
+  next.completed_at = iso(now);
+  return next;
+}

@@ -1,0 +1,167 @@
+// The order records in the store: read, create with placement, list by user, and fenced writes.
+import type { ChainableCommander } from 'ioredis';
+import type { OrderRecord } from './domain/order.js';
+import { shardKeys } from './keys.js';
+import { orderIdFloor, shardOfOrderId } from './order-id.js';
+import type { Store } from './store.js';
+
+// Writes the step's record only while the step's BullMQ lock still holds this run's token, and
+// only over the version the run read: a stale run (lock expired, taken over) writes nothing.
+const FENCED_WRITE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local v = redis.call('HGET', KEYS[2], 'v')
+if v ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[2], 'v', tonumber(v) + 1, 'doc', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1`;
+
+// Creates the record unless it exists (a retried placement), indexes it under its user and
+// trims index entries older than the record TTL, which sort first because ids start with time.
+const CREATE_ORDER = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', 1, 'doc', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1`;
+
+// Binds an idempotency key to an order id and request hash, or returns the existing binding.
+const CLAIM_IDEMPOTENCY = `
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false`;
+
+interface OrderScripts {
+  fencedWrite(
+    lock: string,
+    record: string,
+    token: string,
+    version: string,
+    doc: string,
+    ttl: number,
+  ): Promise<number>;
+  claimIdempotency(key: string, binding: string, ttlSeconds: number): Promise<string | null>;
+}
+type CreateOrderCommand = (
+  record: string,
+  index: string,
+  doc: string,
+  id: string,
+  ttl: number,
+  floor: string,
+) => void;
+
+/** The record's document and its version, the fence a writer must present. */
+export interface VersionedOrder {
+  order: OrderRecord;
+  version: number;
+}
+
+export type FencedWriteResult = 'written' | 'lock-lost' | 'conflict';
+
+export interface OrderPage {
+  orderIds: string[];
+  nextCursor: string | null;
+}
+
+/** Order records of every shard in `store`; `ttlSeconds` bounds how long a record is kept. */
+export function createOrderStore(store: Store, shards: number, ttlSeconds: number) {
+  const ttlMs = ttlSeconds * 1000;
+  store.defineCommand('ofFencedWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
+  store.defineCommand('ofCreateOrder', { numberOfKeys: 2, lua: CREATE_ORDER });
+  store.defineCommand('ofClaimIdempotency', { numberOfKeys: 1, lua: CLAIM_IDEMPOTENCY });
+  const scripts = store as unknown as {
+    ofFencedWrite: OrderScripts['fencedWrite'];
+    ofClaimIdempotency: OrderScripts['claimIdempotency'];
+  };
+  const keysOf = (orderId: string) => {
+    const shard = shardOfOrderId(orderId, shards);
+    return shard === null ? null : shardKeys(shard, shards);
+  };
+
+  return {
+    /** The record's JSON as stored, or null when the id is malformed or unknown. */
+    async readJson(orderId: string): Promise<string | null> {
+      const keys = keysOf(orderId);
+      return keys ? store.hget(keys.order(orderId), 'doc') : null;
+    },
+
+    /** The records' JSON of ids of one shard, in order, in one round trip; unknown ones are null. */
+    async readManyJson(shard: number, orderIds: string[]): Promise<(string | null)[]> {
+      if (orderIds.length === 0) return [];
+      const keys = shardKeys(shard, shards);
+      const pipeline = store.pipeline();
+      for (const id of orderIds) pipeline.hget(keys.order(id), 'doc');
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([error, doc]) => {
+        if (error) throw error;
+        return (doc as string | null) ?? null;
+      });
+    },
+
+    async read(orderId: string): Promise<VersionedOrder | null> {
+      const keys = keysOf(orderId);
+      if (!keys) return null;
+      const [version, doc] = await store.hmget(keys.order(orderId), 'v', 'doc');
+      return version && doc ? { order: JSON.parse(doc) as OrderRecord, version: Number(version) } : null;
+    },
+
+    async exists(orderId: string): Promise<boolean> {
+      const keys = keysOf(orderId);
+      return keys ? (await store.exists(keys.order(orderId))) === 1 : false;
+    },
+
+    /** Queues the creation of `order` (record + user index) on a MULTI of the order's shard. */
+    queueCreate(multi: ChainableCommander, order: OrderRecord): void {
+      const keys = shardKeys(order.shard, shards);
+      const floor = orderIdFloor(order.shard, Date.parse(order.created_at) - ttlMs);
+      (multi as unknown as { ofCreateOrder: CreateOrderCommand }).ofCreateOrder(
+        keys.order(order.order_id),
+        keys.userIndex(order.user_id),
+        JSON.stringify(order),
+        order.order_id,
+        ttlMs,
+        floor,
+      );
+    },
+
+    /** Binds (user, key) to `binding` unless bound already; returns the earlier binding if any. */
+    claimIdempotency(shard: number, userId: string, key: string, binding: string, ttlSeconds: number) {
+      return scripts.ofClaimIdempotency(
+        shardKeys(shard, shards).idempotency(userId, key),
+        binding,
+        ttlSeconds,
+      );
+    },
+
+    /** Writes `next` over `expected` only while `token` holds the lock of job `jobId`. */
+    async fencedWrite(jobId: string, token: string, expected: VersionedOrder, next: OrderRecord) {
+      const keys = shardKeys(next.shard, shards);
+      const result = await scripts.ofFencedWrite(
+        keys.jobLock(jobId),
+        keys.order(next.order_id),
+        token,
+        String(expected.version),
+        JSON.stringify(next),
+        ttlMs,
+      );
+      const outcome: FencedWriteResult = result === 1 ? 'written' : result === 0 ? 'lock-lost' : 'conflict';
+      return outcome === 'written'
+        ? { outcome, written: { order: next, version: expected.version + 1 } }
+        : { outcome };
+    },
+
+    /** A user's order ids, newest first; `cursor` is the last id of the previous page. */
+    async listByUser(shard: number, userId: string, limit: number, cursor?: string): Promise<OrderPage> {
+      const index = shardKeys(shard, shards).userIndex(userId);
+      const upper = cursor ? `(${cursor}` : '+';
+      const ids = await store.zrevrangebylex(index, upper, '-', 'LIMIT', 0, limit + 1);
+      const page = ids.slice(0, limit);
+      return { orderIds: page, nextCursor: ids.length > limit ? (page.at(-1) ?? null) : null };
+    },
+  };
+}
+
+export type OrderStore = ReturnType<typeof createOrderStore>;
