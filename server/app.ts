@@ -1,0 +1,68 @@
+// The API as a pure factory: every dependency comes in, nothing is opened or read at import.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/logger.js';
+import type { OrderStore } from '../shared/order-store.js';
+import type { Store } from '../shared/store.js';
+import type { PlacementService } from './orders/place-order.js';
+import { createErrorHandler, notFound, problemResponse } from './problem.js';
+import { createHealthRoutes } from './routes/health.js';
+import { createOrderRoutes } from './routes/orders.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'SHARDS' | 'MAX_BODY_BYTES'>;
+  store: Store;
+  orders: OrderStore;
+  placement: PlacementService;
+  logger: Logger;
+}
+
+/** One log line per request; successful reads only at debug, so polling does not flood the logs. */
+function requestLog(logger: Logger): MiddlewareHandler {
+  return async function requestLogger(c, next) {
+    const started = performance.now();
+    await next();
+    const quiet = c.req.method === 'GET' && c.res.status < 400;
+    logger[quiet ? 'debug' : 'info']({
+      event: 'request',
+      request_id: c.get('requestId'),
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      order_id: c.res.headers.get('location')?.split('/').at(-1),
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  };
+}
+
+/** The orderflow HTTP API. */
+export function createApp({ config, store, orders, placement, logger }: AppDeps) {
+  const app = new OpenAPIHono();
+  app.use(requestId());
+  app.use(requestLog(logger));
+  app.use(
+    '/orders',
+    bodyLimit({
+      maxSize: config.MAX_BODY_BYTES,
+      onError: (c) =>
+        problemResponse(c, {
+          type: 'about:blank',
+          title: 'Content Too Large',
+          status: 413,
+          detail: `the body is over ${config.MAX_BODY_BYTES} bytes`,
+        }),
+    }),
+  );
+  app.route('/', createHealthRoutes({ store }));
+  app.route('/', createOrderRoutes({ config, orders, placement }));
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'orderflow', version: '0.1.0', description: 'Order placement and lookup.' },
+  });
+  app.onError(createErrorHandler(logger));
+  app.notFound(notFound);
+  return app;
+}

@@ -1,0 +1,27 @@
+// The API process: wires config, store and app once, listens, and closes cleanly on SIGTERM/SIGINT.
+import { serve } from '@hono/node-server';
+import { loadConfig } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { createOrderStore } from '../shared/order-store.js';
+import { runMain } from '../shared/process.js';
+import { createStore } from '../shared/store.js';
+import { createApp } from './app.js';
+import { createPlacement } from './orders/place-order.js';
+import { PlacementProducer } from './orders/placement-producer.js';
+
+runMain('api', async ({ onShutdown }) => {
+  const config = loadConfig();
+  const logger = createLogger(config, { service: 'api' });
+  const store = createStore(config, { connectionName: 'orderflow-api' });
+  const orders = createOrderStore(store, config.SHARDS, config.ORDER_TTL_S);
+  const producer = new PlacementProducer({ connection: store });
+  const placement = createPlacement({ config, store, orders, producer, logger });
+  const app = createApp({ config, store, orders, placement, logger });
+  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>
+    logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` }),
+  );
+  onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  onShutdown('flow producer', () => producer.close());
+  onShutdown('store', async () => void (await store.quit()));
+  return logger;
+});

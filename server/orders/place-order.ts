@@ -1,0 +1,127 @@
+// Placing an order: idempotency, the atomic write of record + chain, and replica confirmation.
+import { createHash } from 'node:crypto';
+import type { Cluster } from 'ioredis';
+import type { Config } from '../../shared/config.js';
+import { newOrder, type OrderRequest } from '../../shared/domain/order.js';
+import { shardKeys } from '../../shared/keys.js';
+import type { Logger } from '../../shared/logger.js';
+import { orderFlow } from '../../shared/order-flow.js';
+import { newOrderId } from '../../shared/order-id.js';
+import type { OrderStore } from '../../shared/order-store.js';
+import { keySlot, shardOf } from '../../shared/sharding.js';
+import { type Store, withTimeout } from '../../shared/store.js';
+import { IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
+import type { PlacementProducer } from './placement-producer.js';
+
+export interface PlacementDeps {
+  config: Pick<Config, 'SHARDS' | 'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE'>;
+  store: Store;
+  orders: OrderStore;
+  producer: PlacementProducer;
+  logger: Logger;
+  /** Total time a placement may spend on the store, retries included. */
+  budgetMs?: number;
+}
+
+export interface Placement {
+  order_id: string;
+  shard: number;
+  created_at: string;
+  /** True when an earlier request with the same Idempotency-Key stored this order. */
+  replayed: boolean;
+}
+
+/** A stable hash of the request, so the same body in another key order is the same request. */
+export function requestHash(request: OrderRequest): string {
+  const canonical = JSON.stringify(request, (_key, value) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)))
+      : value,
+  );
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
+}
+
+/** The placement service of the API. */
+export function createPlacement({ config, store, orders, producer, logger, budgetMs = 3000 }: PlacementDeps) {
+  /**
+   * Waits until WAIT_REPLICAS replicas (at most as many as the shard's master has) hold everything
+   * written so far on the connection that wrote the placement: the master of the shard's slot.
+   */
+  async function confirmReplicas(shard: number): Promise<void> {
+    if (config.WAIT_REPLICAS === 0 || config.REDIS_MODE !== 'cluster') return;
+    const cluster = store as Cluster;
+    const [master, ...replicas] = cluster.slots[keySlot(`{${shardKeys(shard, config.SHARDS).tag}}`)] ?? [];
+    const wanted = Math.min(config.WAIT_REPLICAS, replicas.length);
+    if (!master || wanted === 0) return;
+    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === master);
+    if (!node) return;
+    const acked = Number(await node.call('WAIT', wanted, config.WAIT_TIMEOUT_MS));
+    if (acked < wanted) {
+      throw new StoreUnavailableError(
+        `the order is stored on the primary but ${acked} of ${wanted} replicas confirmed it in time; ` +
+          'retry with the same Idempotency-Key to get the same order',
+      );
+    }
+  }
+
+  async function storeOrder(orderId: string, shard: number, request: OrderRequest): Promise<string> {
+    const order = newOrder(orderId, shard, request, new Date());
+    await producer.addWith(orderFlow(order, shardKeys(shard, config.SHARDS)), (multi) =>
+      orders.queueCreate(multi, order),
+    );
+    await confirmReplicas(shard);
+    return order.created_at;
+  }
+
+  async function place(request: OrderRequest, shard: number, candidateId: string, idempotencyKey?: string) {
+    let orderId = candidateId;
+    if (idempotencyKey !== undefined) {
+      const hash = requestHash(request);
+      const bound = await orders.claimIdempotency(
+        shard,
+        request.user_id,
+        idempotencyKey,
+        `${orderId} ${hash}`,
+        config.IDEMPOTENCY_TTL_S,
+      );
+      if (bound) {
+        const [boundId, boundHash] = bound.split(' ');
+        if (boundHash !== hash) throw new IdempotencyConflictError();
+        orderId = boundId!;
+        const stored = await orders.read(orderId);
+        // Stored means acknowledged before, or about to be: the record and the chain commit together.
+        if (stored) return { order_id: orderId, shard, created_at: stored.order.created_at, replayed: true };
+      }
+    }
+    const created_at = await storeOrder(orderId, shard, request);
+    return { order_id: orderId, shard, created_at, replayed: false } satisfies Placement;
+  }
+
+  return {
+    /** Stores the order and its chain, retrying store errors within the budget (same ids: safe). */
+    async placeOrder(request: OrderRequest, idempotencyKey?: string): Promise<Placement> {
+      const shard = shardOf(request.user_id, config.SHARDS);
+      // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
+      const candidateId = newOrderId(shard);
+      const deadline = Date.now() + budgetMs;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const placing = place(request, shard, candidateId, idempotencyKey);
+          return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
+        } catch (error) {
+          if (error instanceof IdempotencyConflictError || error instanceof StoreUnavailableError)
+            throw error;
+          logger.warn({ event: 'placement-retry', attempt, err: error });
+          if (Date.now() + 100 >= deadline) {
+            throw new StoreUnavailableError(
+              'the store did not accept the order in time; retry with the same Idempotency-Key',
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 500)));
+        }
+      }
+    },
+  };
+}
+
+export type PlacementService = ReturnType<typeof createPlacement>;

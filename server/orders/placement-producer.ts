@@ -1,0 +1,25 @@
+// A FlowProducer that commits an order's record and its chain in one MULTI of the shard's slot.
+import { type FlowJob, FlowProducer } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+
+/**
+ * BullMQ's FlowProducer adds a flow in one MULTI; this adds the caller's commands (the order
+ * record, the user index) to that same MULTI, so a placement is stored whole or not at all: a
+ * record never exists without its chain, nor a chain without its record. Every key involved
+ * shares the shard's hash tag, which a MULTI on a cluster needs.
+ */
+export class PlacementProducer extends FlowProducer {
+  async addWith(flow: FlowJob, queueCommands: (multi: ChainableCommander) => void): Promise<void> {
+    const client = await this.connection.client;
+    const multi = client.multi();
+    queueCommands(multi as unknown as ChainableCommander);
+    await this.addNode({ multi, node: flow });
+    const results = await multi.exec();
+    if (!results) throw new Error('placement transaction was discarded');
+    for (const [error, reply] of results) {
+      if (error) throw error;
+      if (typeof reply === 'number' && reply < 0)
+        throw new Error(`BullMQ refused a step job (code ${reply})`);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// The one place that turns errors into RFC 9457 application/problem+json responses.
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+import type { Logger } from '../shared/logger.js';
+import { ApiError } from './errors.js';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  [extension: string]: unknown;
+}
+
+/** A problem+json response. */
+export function problemResponse(
+  c: Context,
+  problem: Problem,
+  headers: Record<string, string> = {},
+): Response {
+  return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, {
+    ...headers,
+    'Content-Type': 'application/problem+json',
+  });
+}
+
+function describeIssue(issue: ZodError['issues'][number]): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field(s): ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'is required';
+  return issue.message;
+}
+
+/** The readable summary of a zod error, and its issues as an extension member. */
+export function validationProblem(error: ZodError, where: string): Problem {
+  const errors = error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || (where === 'json' ? 'body' : where),
+    message: describeIssue(issue),
+  }));
+  return {
+    type: 'urn:orderflow:problem:validation',
+    title: 'Bad Request',
+    status: 400,
+    detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+    errors,
+  };
+}
+
+const titles: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+};
+
+/** Maps every thrown error: ApiErrors and Hono's HTTPExceptions as they are, anything else as 500. */
+export function createErrorHandler(logger: Logger): ErrorHandler {
+  return function problemHandler(error, c) {
+    if (error instanceof ApiError) {
+      const problem = {
+        type: 'about:blank',
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+      };
+      return problemResponse(c, { ...problem, ...error.extra }, error.headers);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      const title = titles[error.status] ?? 'Bad Request';
+      return problemResponse(c, {
+        type: 'about:blank',
+        title,
+        status: error.status,
+        detail: error.message || title,
+      });
+    }
+    logger.error({ event: 'request-error', request_id: c.get('requestId'), err: error });
+    return problemResponse(c, {
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'the server failed to handle the request; it has been logged',
+    });
+  };
+}
+
+/** 404 for every route that does not exist. */
+export const notFound: NotFoundHandler = (c) =>
+  problemResponse(c, {
+    type: 'about:blank',
+    title: 'Not Found',
+    status: 404,
+    detail: `no route for ${c.req.method} ${c.req.path}`,
+  });

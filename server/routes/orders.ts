@@ -1,0 +1,134 @@
+// The orders sub-app: place an order, read one, list a user's orders.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Config } from '../../shared/config.js';
+import { shardOfOrderId } from '../../shared/order-id.js';
+import type { OrderStore } from '../../shared/order-store.js';
+import { shardOf } from '../../shared/sharding.js';
+import { BadRequestError, NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
+import type { PlacementService } from '../orders/place-order.js';
+import { problemResponse, validationProblem } from '../problem.js';
+import {
+  OrderIdSchema,
+  OrderListQuerySchema,
+  OrderListSchema,
+  OrderRequestSchema,
+  OrderSchema,
+  PlacementSchema,
+  ProblemSchema,
+} from '../schemas.js';
+
+export interface OrderRoutesDeps {
+  config: Pick<Config, 'SHARDS'>;
+  orders: OrderStore;
+  placement: PlacementService;
+}
+
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: 'problem', content: { 'application/problem+json': { schema: ProblemSchema } } },
+    ]),
+  );
+
+const placeRoute = createRoute({
+  method: 'post',
+  path: '/orders',
+  summary: 'Place an order; it is processed asynchronously',
+  request: {
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .regex(/^[\x21-\x7e]{1,128}$/, '1 to 128 visible ASCII characters')
+        .optional()
+        .openapi({ description: 'the same key with the same body returns the same order' }),
+    }),
+    body: { required: true, content: { 'application/json': { schema: OrderRequestSchema } } },
+  },
+  responses: {
+    202: {
+      description: 'stored; processing follows',
+      content: { 'application/json': { schema: PlacementSchema } },
+    },
+    ...problems(400, 409, 413, 415, 429, 503),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/orders/{order_id}',
+  summary: 'An order with its steps, attempts, failure and rollback',
+  request: { params: z.object({ order_id: OrderIdSchema }) },
+  responses: {
+    200: { description: 'the order', content: { 'application/json': { schema: OrderSchema } } },
+    ...problems(400, 404),
+  },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/orders',
+  summary: "A user's orders, newest first, by pages",
+  request: { query: OrderListQuerySchema },
+  responses: {
+    200: { description: 'a page of orders', content: { 'application/json': { schema: OrderListSchema } } },
+    ...problems(400),
+  },
+});
+
+/** The orders sub-app; validation failures answer 400 problem+json through the default hook. */
+export function createOrderRoutes({ config, orders, placement }: OrderRoutesDeps) {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return problemResponse(c, validationProblem(result.error, result.target));
+    },
+  });
+
+  // Checked before the body is parsed, so a form post is told what to send rather than what is missing.
+  app.use('/orders', async function requireJson(c, next) {
+    if (c.req.method === 'POST' && !/^application\/(.+\+)?json\b/i.test(c.req.header('content-type') ?? '')) {
+      throw new UnsupportedMediaTypeError('send the order as application/json');
+    }
+    await next();
+  });
+
+  app.openapi(placeRoute, async (c) => {
+    const request = c.req.valid('json');
+    const key = c.req.valid('header')['idempotency-key'];
+    const placed = await placement.placeOrder(request, key);
+    const location = `/orders/${placed.order_id}`;
+    c.header('Location', location);
+    if (placed.replayed) c.header('Idempotent-Replayed', 'true');
+    const body = {
+      order_id: placed.order_id,
+      status: 'accepted' as const,
+      shard: placed.shard,
+      created_at: placed.created_at,
+    };
+    return c.json({ ...body, links: { self: location } }, 202);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const { order_id } = c.req.valid('param');
+    if (shardOfOrderId(order_id, config.SHARDS) === null) {
+      throw new BadRequestError(`malformed order id ${JSON.stringify(order_id)}: expected <shard>-<ULID>`);
+    }
+    const json = await orders.readJson(order_id);
+    if (json === null) throw new NotFoundError(`no order ${order_id}`);
+    return c.body(json, 200, { 'Content-Type': 'application/json' }) as never;
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const { user_id, limit, cursor } = c.req.valid('query');
+    const shard = shardOf(user_id, config.SHARDS);
+    if (cursor !== undefined && shardOfOrderId(cursor, config.SHARDS) !== shard) {
+      throw new BadRequestError('cursor is not a next_cursor of this user_id');
+    }
+    const page = await orders.listByUser(shard, user_id, limit, cursor);
+    const docs = await orders.readManyJson(shard, page.orderIds);
+    const json = `{"orders":[${docs.filter((d) => d !== null).join(',')}],"next_cursor":${JSON.stringify(page.nextCursor)}}`;
+    return c.body(json, 200, { 'Content-Type': 'application/json' }) as never;
+  });
+
+  return app;
+}

@@ -1,0 +1,153 @@
+// Runs one step of an order under its BullMQ lock, every record write fenced by that lock.
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { FailurePolicy } from '../shared/domain/failure-policy.js';
+import type { OrderRecord, StepName } from '../shared/domain/order.js';
+import {
+  completeCompensation,
+  completeStep,
+  erroredStep,
+  failStep,
+  finishRollback,
+  pendingCompensations,
+  planStep,
+  startCompensation,
+  startStep,
+} from '../shared/domain/transitions.js';
+import type { Logger } from '../shared/logger.js';
+import type { StepJobData } from '../shared/order-flow.js';
+import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
+
+/** This run no longer holds the step's lock: another run owns the order now, so this one stops. */
+export class LockLostError extends Error {
+  constructor(jobId: string, outcome: string) {
+    super(`lost the lock of ${jobId} (${outcome}); run abandoned without writing`);
+    this.name = this.constructor.name;
+  }
+}
+
+/** What the pipeline reports to metrics; every callback is optional. */
+export interface StepObserver {
+  stepFinished?(step: StepName, outcome: 'completed' | 'failed', durationMs: number): void;
+  orderFinished?(order: OrderRecord): void;
+  lockLost?(step: StepName): void;
+}
+
+export interface StepProcessorDeps {
+  orders: OrderStore;
+  nodeId: string;
+  stepMs: number;
+  compensationMs: number;
+  maxStepCrashes: number;
+  failureOf: FailurePolicy;
+  logger: Logger;
+  observer?: StepObserver;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+}
+
+export interface StepResult {
+  step: StepName;
+  outcome: 'completed';
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The BullMQ processor of every step queue of a node. */
+export function createStepProcessor(deps: StepProcessorDeps) {
+  const { orders, nodeId, observer = {} } = deps;
+  const sleep = deps.sleep ?? defaultSleep;
+  const now = deps.now ?? (() => new Date());
+
+  return async function processStep(job: Job<StepJobData>, token?: string): Promise<StepResult> {
+    const { order_id, step } = job.data;
+    const jobId = job.id!;
+    const log = deps.logger.child({
+      order_id,
+      shard: job.data.shard,
+      step,
+      attempt: job.attemptsStarted,
+      job_id: jobId,
+    });
+    if (!token) throw new Error('BullMQ passed no lock token');
+
+    const write = async (current: VersionedOrder, next: OrderRecord): Promise<VersionedOrder> => {
+      const result = await orders.fencedWrite(jobId, token, current, next);
+      if (result.written) return result.written;
+      observer.lockLost?.(step);
+      log.warn(
+        { event: 'lock-lost', outcome: result.outcome },
+        'fenced write refused: lock lost, abandoning run',
+      );
+      throw new LockLostError(jobId, result.outcome);
+    };
+
+    const rollBack = async (current: VersionedOrder): Promise<never> => {
+      for (const undo of pendingCompensations(current.order)) {
+        current = await write(current, startCompensation(current.order, undo, nodeId, now()));
+        log.info({ event: 'compensation-started', compensated_step: undo });
+        await sleep(deps.compensationMs);
+        current = await write(current, completeCompensation(current.order, undo, now()));
+      }
+      current = await write(current, finishRollback(current.order, now()));
+      observer.orderFinished?.(current.order);
+      log.info({ event: 'order-failed', reason: current.order.failure?.reason });
+      throw new UnrecoverableError(current.order.failure?.reason ?? `${step} failed`);
+    };
+
+    const failAndRollBack = async (current: VersionedOrder, reason: string, startedAt: number) => {
+      const failed = await write(current, failStep(current.order, step, nodeId, now(), reason));
+      observer.stepFinished?.(step, 'failed', Date.now() - startedAt);
+      log.info({ event: 'step-failed', reason });
+      return rollBack(failed);
+    };
+
+    let current = await orders.read(order_id);
+    if (!current) throw new UnrecoverableError(`order ${order_id} has no record (expired or never stored)`);
+    const plan = planStep(current.order, step);
+    switch (plan.kind) {
+      case 'done':
+        log.info({ event: 'step-already-committed' });
+        return { step, outcome: 'completed' };
+      case 'failed':
+        throw new UnrecoverableError(current.order.failure?.reason ?? `${step} failed`);
+      case 'refuse':
+        throw new UnrecoverableError(`${step} cannot run: ${plan.reason}`);
+      case 'resume-rollback':
+        log.info({ event: 'rollback-resumed' });
+        return rollBack(current);
+    }
+
+    const startedAt = Date.now();
+    const record = current.order.steps.find((s) => s.name === step)!;
+    const crashed = record.attempts.filter(
+      (a) => a.outcome === 'running' || a.outcome === 'abandoned',
+    ).length;
+    if (crashed >= deps.maxStepCrashes) {
+      return failAndRollBack(
+        current,
+        `${step} lost its node ${crashed} times (limit ${deps.maxStepCrashes})`,
+        startedAt,
+      );
+    }
+
+    current = await write(current, startStep(current.order, step, nodeId, now()));
+    log.info({ event: 'step-started' });
+    try {
+      await sleep(deps.stepMs);
+      const failure = deps.failureOf(current.order, step);
+      if (failure) return await failAndRollBack(current, failure, startedAt);
+      current = await write(current, completeStep(current.order, step, nodeId, now()));
+    } catch (error) {
+      if (!(error instanceof UnrecoverableError || error instanceof LockLostError)) {
+        // An infrastructure error: BullMQ retries with backoff; record the attempt's end if we still can.
+        log.warn({ event: 'step-error', err: error });
+        await write(current, erroredStep(current.order, step, nodeId, now())).catch(() => undefined);
+      }
+      throw error;
+    }
+    observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
+    if (current.order.status === 'completed') observer.orderFinished?.(current.order);
+    log.info({ event: 'step-completed' });
+    return { step, outcome: 'completed' };
+  };
+}
