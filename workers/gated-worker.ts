@@ -9,9 +9,17 @@ import type { NodeGate } from './node-gate.js';
  * freed after `processJob` moved the job to completed or failed. When BullMQ fetched the next job
  * in the same script that finished one, the slot passes to that job; it does so only while no other
  * shard waits for a slot, which keeps the gate fair across shards.
+ *
+ * BullMQ's main loop fetches jobs one after another and starts processing them only once it stops
+ * fetching. So a Worker may wait for a slot only while it holds no fetched-but-unstarted job:
+ * otherwise it would wait for slots that only it can free, and with every Worker doing so the
+ * node would stop. Holding one, it takes a free slot or reports no job, and BullMQ starts what it has.
  */
 export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
   readonly #gate: NodeGate;
+  /** Slots this Worker holds for jobs that BullMQ has not yet passed to processJob. */
+  #unstarted = 0;
+  #waiting: AbortController | undefined;
 
   constructor(queueName: string, processor: Processor<D, R>, opts: WorkerOptions, gate: NodeGate) {
     super(queueName, processor, { ...opts, concurrency: gate.capacity });
@@ -23,12 +31,21 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
     token: string,
     name?: string,
   ): Promise<Job<D, R>> {
-    if (!(await this.#gate.acquire())) return undefined as unknown as Job<D, R>;
+    const none = undefined as unknown as Job<D, R>;
+    if (this.#unstarted > 0) {
+      if (!this.#gate.tryAcquire()) return none;
+    } else {
+      this.#waiting = new AbortController();
+      const granted = await this.#gate.acquire(this.#waiting.signal);
+      this.#waiting = undefined;
+      if (!granted) return none;
+    }
     let job: Job<D, R> | undefined;
     try {
       job = await super.moveToActive(client, token, name);
     } finally {
-      if (!job) this.#gate.release();
+      if (job) this.#unstarted++;
+      else this.#gate.release();
     }
     return job;
   }
@@ -38,12 +55,19 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
     token: string,
     fetchNextCallback: () => boolean = () => true,
   ): Promise<Job<D, R> | undefined> {
+    this.#unstarted--;
     let next: Job<D, R> | undefined;
     try {
       const fetchNext = () => fetchNextCallback() && !this.#gate.hasWaiters;
       next = (await super.processJob(job, token, fetchNext)) || undefined;
     } finally {
-      if (!next) this.#gate.release();
+      if (next) {
+        // The slot passed to `next`, which BullMQ starts only once this Worker stops waiting.
+        this.#unstarted++;
+        this.#waiting?.abort();
+      } else {
+        this.#gate.release();
+      }
     }
     return next;
   }

@@ -23,14 +23,34 @@ export class NodeGate {
     return this.#waiters.length > 0;
   }
 
-  /** Resolves true with a slot, or false once the gate is closed. */
-  acquire(): Promise<boolean> {
-    if (this.#closed) return Promise.resolve(false);
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve(true);
-    }
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Takes a free slot if there is one, without waiting. */
+  tryAcquire(): boolean {
+    if (this.#closed || this.#free === 0) return false;
+    this.#free--;
+    return true;
+  }
+
+  /** Resolves true with a slot, or false once the gate is closed or `signal` aborts the wait. */
+  acquire(signal?: AbortSignal): Promise<boolean> {
+    if (this.tryAcquire()) return Promise.resolve(true);
+    if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter = (granted: boolean) => {
+        signal?.removeEventListener('abort', abort);
+        resolve(granted);
+      };
+      const abort = () => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index !== -1) this.#waiters.splice(index, 1);
+        resolve(false);
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      this.#waiters.push(waiter);
+    });
   }
 
   /** Gives a slot back, straight to the longest waiter if there is one. */
