@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { Config } from '../shared/config.js';
+import type { Keyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { OrderStore } from '../shared/order-store.js';
 import type { Store } from '../shared/store.js';
@@ -13,7 +14,8 @@ import { createHealthRoutes } from './routes/health.js';
 import { createOrderRoutes } from './routes/orders.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'SHARDS' | 'MAX_BODY_BYTES'>;
+  config: Pick<Config, 'MAX_BODY_BYTES'>;
+  keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
   placement: PlacementService;
@@ -39,7 +41,7 @@ function requestLog(logger: Logger): MiddlewareHandler {
 }
 
 /** The orderflow HTTP API. */
-export function createApp({ config, store, orders, placement, logger }: AppDeps) {
+export function createApp({ config, keyspace, store, orders, placement, logger }: AppDeps) {
   const app = new OpenAPIHono();
   app.use(requestId());
   app.use(requestLog(logger));
@@ -57,7 +59,7 @@ export function createApp({ config, store, orders, placement, logger }: AppDeps)
     }),
   );
   app.route('/', createHealthRoutes({ store }));
-  app.route('/', createOrderRoutes({ config, orders, placement }));
+  app.route('/', createOrderRoutes({ keyspace, orders, placement }));
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'orderflow', version: '0.1.0', description: 'Order placement and lookup.' },

@@ -1,6 +1,7 @@
 // The API process: wires config, store and app once, listens, and closes cleanly on SIGTERM/SIGINT.
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../shared/config.js';
+import { createKeyspace } from '../shared/keys.js';
 import { createLogger } from '../shared/logger.js';
 import { createOrderStore } from '../shared/order-store.js';
 import { runMain } from '../shared/process.js';
@@ -13,10 +14,11 @@ runMain('api', async ({ onShutdown }) => {
   const config = loadConfig();
   const logger = createLogger(config, { service: 'api' });
   const store = createStore(config, { connectionName: 'orderflow-api' });
-  const orders = createOrderStore(store, config.SHARDS, config.ORDER_TTL_S);
+  const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
+  const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const producer = new PlacementProducer({ connection: store });
-  const placement = createPlacement({ config, store, orders, producer, logger });
-  const app = createApp({ config, store, orders, placement, logger });
+  const placement = createPlacement({ config, keyspace, store, orders, producer, logger });
+  const app = createApp({ config, keyspace, store, orders, placement, logger });
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>
     logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` }),
   );

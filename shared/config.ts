@@ -4,7 +4,19 @@ import { z } from 'zod';
 
 const DEFAULT_SEEDS = '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Strict number syntax: Number(' ') is 0 and Number('0x10') is 16, neither of which anyone meant.
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(
+      z.number().min(min, `an integer from ${min} to ${max}`).max(max, `an integer from ${min} to ${max}`),
+    );
+const fraction = z
+  .string()
+  .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'a number from 0 to 1')
+  .transform(Number);
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
@@ -16,7 +28,15 @@ const seeds = z
   .transform((s) => s.split(',').map((x) => x.trim()))
   .pipe(
     z
-      .array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'each seed is host:port'))
+      .array(
+        z
+          .string()
+          .regex(/^[\w.-]+:\d{1,5}$/, 'each seed is host:port')
+          .refine(
+            (hp) => Number(hp.split(':')[1]) >= 1 && Number(hp.split(':')[1]) <= 65535,
+            'ports are 1 to 65535',
+          ),
+      )
       .min(1)
       .transform((list) =>
         list.map((hp) => {
@@ -32,9 +52,14 @@ export const configSchema = z.object({
   REDIS_MODE: z.enum(['cluster', 'dragonfly-emulated']).default('cluster'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
-  SHARDS: int(1, 1024).default(12),
+  SHARDS: int(1, 256).default(12),
+  /** Prefix of every key, so several deployments (or test runs) can share one store. */
+  KEY_NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,23}$/, 'lowercase letters, digits, _ or -; at most 24')
+    .default('of'),
   STEP_MS: int(0, 3_600_000).default(5000),
-  STEP_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.05),
+  STEP_FAILURE_RATE: fraction.default(0.05),
   /** Seeds the failure draw: with a seed, whether a step fails is a pure function of (seed, order, step). */
   FAILURE_SEED: z.string().min(1).optional(),
   /** Tests only: a user_id containing `#fail=<step>` makes that step fail. Off in production. */
@@ -78,11 +103,11 @@ export class ConfigError extends Error {
 
 /** Parses the environment into a Config, or throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-  // An empty variable means "unset" so `FOO= npm start` falls back to the default.
+  // An empty or blank variable means "unset", so `FOO= npm start` falls back to the default.
   const present = Object.fromEntries(
     Object.keys(configSchema.shape)
-      .filter((k) => env[k] !== undefined && env[k] !== '')
-      .map((k) => [k, env[k]]),
+      .filter((k) => env[k] !== undefined && env[k]?.trim() !== '')
+      .map((k) => [k, env[k]?.trim()]),
   );
   const parsed = configSchema.safeParse(present);
   if (!parsed.success) {

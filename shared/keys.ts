@@ -1,4 +1,5 @@
 // Key names: everything of one shard lives under that shard's hash tag, so it shares one slot.
+import { shardOfOrderId } from './order-id.js';
 import { shardTags } from './sharding.js';
 
 /** The names of one shard's BullMQ queue and of the records kept beside it. */
@@ -19,11 +20,11 @@ export interface ShardKeys {
 
 const segment = (text: string) => encodeURIComponent(text);
 
-/** The keys of `shard` out of `shards`. */
-export function shardKeys(shard: number, shards: number): ShardKeys {
+/** The keys of `shard` out of `shards`, under `namespace` (one deployment's keys on a shared store). */
+export function shardKeys(shard: number, shards: number, namespace = 'of'): ShardKeys {
   const tag = shardTags(shards)[shard];
   if (tag === undefined) throw new RangeError(`shard ${shard} is outside 0..${shards - 1}`);
-  const base = `of:{${tag}}`;
+  const base = `${namespace}:{${tag}}`;
   const queueName = `steps-s${String(shard).padStart(2, '0')}`;
   return {
     shard,
@@ -38,6 +39,36 @@ export function shardKeys(shard: number, shards: number): ShardKeys {
 }
 
 /** The keys of every shard, index = shard. */
-export function allShardKeys(shards: number): ShardKeys[] {
-  return Array.from({ length: shards }, (_, shard) => shardKeys(shard, shards));
+export function allShardKeys(shards: number, namespace = 'of'): ShardKeys[] {
+  return Array.from({ length: shards }, (_, shard) => shardKeys(shard, shards, namespace));
+}
+
+/** Every shard's keys of one deployment, built once. */
+export interface Keyspace {
+  namespace: string;
+  shards: number;
+  /** The keys of shard `k`; throws RangeError outside 0..shards-1. */
+  shard(k: number): ShardKeys;
+  all(): readonly ShardKeys[];
+  /** The keys of the shard an order id names, or null for a malformed id. */
+  ofOrder(orderId: string): ShardKeys | null;
+}
+
+/** The keyspace of `shards` shards under `namespace`. */
+export function createKeyspace(shards: number, namespace = 'of'): Keyspace {
+  const all = allShardKeys(shards, namespace);
+  return {
+    namespace,
+    shards,
+    shard(k) {
+      const keys = all[k];
+      if (!keys) throw new RangeError(`shard ${k} is outside 0..${shards - 1}`);
+      return keys;
+    },
+    all: () => all,
+    ofOrder(orderId) {
+      const shard = shardOfOrderId(orderId, shards);
+      return shard === null ? null : all[shard]!;
+    },
+  };
 }

@@ -1,8 +1,8 @@
 // The order records in the store: read, create with placement, list by user, and fenced writes.
 import type { ChainableCommander } from 'ioredis';
 import type { OrderRecord } from './domain/order.js';
-import { shardKeys } from './keys.js';
-import { orderIdFloor, shardOfOrderId } from './order-id.js';
+import type { Keyspace } from './keys.js';
+import { orderIdFloor } from './order-id.js';
 import type { Store } from './store.js';
 
 // Writes the step's record only while the step's BullMQ lock still holds this run's token, and
@@ -66,8 +66,8 @@ export interface OrderPage {
   nextCursor: string | null;
 }
 
-/** Order records of every shard in `store`; `ttlSeconds` bounds how long a record is kept. */
-export function createOrderStore(store: Store, shards: number, ttlSeconds: number) {
+/** Order records of every shard of `keyspace` in `store`; `ttlSeconds` bounds how long a record is kept. */
+export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: number) {
   const ttlMs = ttlSeconds * 1000;
   store.defineCommand('ofFencedWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
   store.defineCommand('ofCreateOrder', { numberOfKeys: 2, lua: CREATE_ORDER });
@@ -76,10 +76,7 @@ export function createOrderStore(store: Store, shards: number, ttlSeconds: numbe
     ofFencedWrite: OrderScripts['fencedWrite'];
     ofClaimIdempotency: OrderScripts['claimIdempotency'];
   };
-  const keysOf = (orderId: string) => {
-    const shard = shardOfOrderId(orderId, shards);
-    return shard === null ? null : shardKeys(shard, shards);
-  };
+  const keysOf = (orderId: string) => keyspace.ofOrder(orderId);
 
   return {
     /** The record's JSON as stored, or null when the id is malformed or unknown. */
@@ -91,7 +88,7 @@ export function createOrderStore(store: Store, shards: number, ttlSeconds: numbe
     /** The records' JSON of ids of one shard, in order, in one round trip; unknown ones are null. */
     async readManyJson(shard: number, orderIds: string[]): Promise<(string | null)[]> {
       if (orderIds.length === 0) return [];
-      const keys = shardKeys(shard, shards);
+      const keys = keyspace.shard(shard);
       const pipeline = store.pipeline();
       for (const id of orderIds) pipeline.hget(keys.order(id), 'doc');
       const results = (await pipeline.exec()) ?? [];
@@ -115,7 +112,7 @@ export function createOrderStore(store: Store, shards: number, ttlSeconds: numbe
 
     /** Queues the creation of `order` (record + user index) on a MULTI of the order's shard. */
     queueCreate(multi: ChainableCommander, order: OrderRecord): void {
-      const keys = shardKeys(order.shard, shards);
+      const keys = keyspace.shard(order.shard);
       const floor = orderIdFloor(order.shard, Date.parse(order.created_at) - ttlMs);
       (multi as unknown as { ofCreateOrder: CreateOrderCommand }).ofCreateOrder(
         keys.order(order.order_id),
@@ -129,16 +126,12 @@ export function createOrderStore(store: Store, shards: number, ttlSeconds: numbe
 
     /** Binds (user, key) to `binding` unless bound already; returns the earlier binding if any. */
     claimIdempotency(shard: number, userId: string, key: string, binding: string, ttlSeconds: number) {
-      return scripts.ofClaimIdempotency(
-        shardKeys(shard, shards).idempotency(userId, key),
-        binding,
-        ttlSeconds,
-      );
+      return scripts.ofClaimIdempotency(keyspace.shard(shard).idempotency(userId, key), binding, ttlSeconds);
     },
 
     /** Writes `next` over `expected` only while `token` holds the lock of job `jobId`. */
     async fencedWrite(jobId: string, token: string, expected: VersionedOrder, next: OrderRecord) {
-      const keys = shardKeys(next.shard, shards);
+      const keys = keyspace.shard(next.shard);
       const result = await scripts.ofFencedWrite(
         keys.jobLock(jobId),
         keys.order(next.order_id),
@@ -155,7 +148,7 @@ export function createOrderStore(store: Store, shards: number, ttlSeconds: numbe
 
     /** A user's order ids, newest first; `cursor` is the last id of the previous page. */
     async listByUser(shard: number, userId: string, limit: number, cursor?: string): Promise<OrderPage> {
-      const index = shardKeys(shard, shards).userIndex(userId);
+      const index = keyspace.shard(shard).userIndex(userId);
       const upper = cursor ? `(${cursor}` : '+';
       const ids = await store.zrevrangebylex(index, upper, '-', 'LIMIT', 0, limit + 1);
       const page = ids.slice(0, limit);

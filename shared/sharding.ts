@@ -53,13 +53,13 @@ const tagCache = new Map<number, readonly string[]>();
 export function shardTags(shards: number): readonly string[] {
   const cached = tagCache.get(shards);
   if (cached) return cached;
-  const tolerance = Math.max(1, Math.floor(SLOT_COUNT / shards / 64));
+  const tolerance = Math.max(1, Math.floor(SLOT_COUNT / shards / 32));
   const tags = Array.from({ length: shards }, (_, shard) => {
     const target = targetSlot(shard, shards);
     let best = { tag: '', distance: Number.POSITIVE_INFINITY };
     for (let n = 0; n < 200_000 && best.distance > tolerance; n++) {
       const tag = `s${shard}-${n.toString(36)}`;
-      const distance = Math.abs(crc16(tag) - target);
+      const distance = Math.abs(keySlot(`{${tag}}`) - target);
       if (distance < best.distance) best = { tag, distance };
     }
     return best.tag;

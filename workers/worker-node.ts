@@ -2,7 +2,7 @@
 import type { Job } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createFailurePolicy } from '../shared/domain/failure-policy.js';
-import { allShardKeys } from '../shared/keys.js';
+import { createKeyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import { createOrderStore } from '../shared/order-store.js';
@@ -15,6 +15,7 @@ export type WorkerNodeConfig = Pick<
   Config,
   | 'NODE_ID'
   | 'SHARDS'
+  | 'KEY_NAMESPACE'
   | 'STEP_MS'
   | 'STEP_FAILURE_RATE'
   | 'FAILURE_SEED'
@@ -46,8 +47,9 @@ export function createWorkerNode({ config, store, logger, observer = {} }: Worke
   const log = logger.child({ node_id: config.NODE_ID });
   const gate = new NodeGate(config.WORKER_CONCURRENCY);
   const counters: NodeCounters = { processed: 0, failed: 0, lockLost: 0 };
+  const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   const processor = createStepProcessor({
-    orders: createOrderStore(store, config.SHARDS, config.ORDER_TTL_S),
+    orders: createOrderStore(store, keyspace, config.ORDER_TTL_S),
     nodeId: config.NODE_ID,
     stepMs: config.STEP_MS,
     compensationMs: config.COMPENSATION_MS,
@@ -67,7 +69,7 @@ export function createWorkerNode({ config, store, logger, observer = {} }: Worke
     },
   });
 
-  const workers = allShardKeys(config.SHARDS).map((keys) => {
+  const workers = keyspace.all().map((keys) => {
     const worker = new GatedWorker<StepJobData>(
       keys.queueName,
       processor,

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 import type { Config } from '../../shared/config.js';
 import { newOrder, type OrderRequest } from '../../shared/domain/order.js';
-import { shardKeys } from '../../shared/keys.js';
+import type { Keyspace } from '../../shared/keys.js';
 import type { Logger } from '../../shared/logger.js';
 import { orderFlow } from '../../shared/order-flow.js';
 import { newOrderId } from '../../shared/order-id.js';
@@ -14,7 +14,8 @@ import { IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
 import type { PlacementProducer } from './placement-producer.js';
 
 export interface PlacementDeps {
-  config: Pick<Config, 'SHARDS' | 'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE'>;
+  config: Pick<Config, 'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE'>;
+  keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
   producer: PlacementProducer;
@@ -42,7 +43,15 @@ export function requestHash(request: OrderRequest): string {
 }
 
 /** The placement service of the API. */
-export function createPlacement({ config, store, orders, producer, logger, budgetMs = 3000 }: PlacementDeps) {
+export function createPlacement({
+  config,
+  keyspace,
+  store,
+  orders,
+  producer,
+  logger,
+  budgetMs = 3000,
+}: PlacementDeps) {
   /**
    * Waits until WAIT_REPLICAS replicas (at most as many as the shard's master has) hold everything
    * written so far on the connection that wrote the placement: the master of the shard's slot.
@@ -50,7 +59,7 @@ export function createPlacement({ config, store, orders, producer, logger, budge
   async function confirmReplicas(shard: number): Promise<void> {
     if (config.WAIT_REPLICAS === 0 || config.REDIS_MODE !== 'cluster') return;
     const cluster = store as Cluster;
-    const [master, ...replicas] = cluster.slots[keySlot(`{${shardKeys(shard, config.SHARDS).tag}}`)] ?? [];
+    const [master, ...replicas] = cluster.slots[keySlot(`{${keyspace.shard(shard).tag}}`)] ?? [];
     const wanted = Math.min(config.WAIT_REPLICAS, replicas.length);
     if (!master || wanted === 0) return;
     const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === master);
@@ -66,7 +75,7 @@ export function createPlacement({ config, store, orders, producer, logger, budge
 
   async function storeOrder(orderId: string, shard: number, request: OrderRequest): Promise<string> {
     const order = newOrder(orderId, shard, request, new Date());
-    await producer.addWith(orderFlow(order, shardKeys(shard, config.SHARDS)), (multi) =>
+    await producer.addWith(orderFlow(order, keyspace.shard(shard)), (multi) =>
       orders.queueCreate(multi, order),
     );
     await confirmReplicas(shard);
@@ -100,7 +109,7 @@ export function createPlacement({ config, store, orders, producer, logger, budge
   return {
     /** Stores the order and its chain, retrying store errors within the budget (same ids: safe). */
     async placeOrder(request: OrderRequest, idempotencyKey?: string): Promise<Placement> {
-      const shard = shardOf(request.user_id, config.SHARDS);
+      const shard = shardOf(request.user_id, keyspace.shards);
       // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
       const candidateId = newOrderId(shard);
       const deadline = Date.now() + budgetMs;

@@ -1,7 +1,6 @@
 // The orders sub-app: place an order, read one, list a user's orders.
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Config } from '../../shared/config.js';
-import { shardOfOrderId } from '../../shared/order-id.js';
+import type { Keyspace } from '../../shared/keys.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { shardOf } from '../../shared/sharding.js';
 import { BadRequestError, NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
@@ -18,7 +17,7 @@ import {
 } from '../schemas.js';
 
 export interface OrderRoutesDeps {
-  config: Pick<Config, 'SHARDS'>;
+  keyspace: Keyspace;
   orders: OrderStore;
   placement: PlacementService;
 }
@@ -77,7 +76,7 @@ const listRoute = createRoute({
 });
 
 /** The orders sub-app; validation failures answer 400 problem+json through the default hook. */
-export function createOrderRoutes({ config, orders, placement }: OrderRoutesDeps) {
+export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDeps) {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) return problemResponse(c, validationProblem(result.error, result.target));
@@ -110,7 +109,7 @@ export function createOrderRoutes({ config, orders, placement }: OrderRoutesDeps
 
   app.openapi(getRoute, async (c) => {
     const { order_id } = c.req.valid('param');
-    if (shardOfOrderId(order_id, config.SHARDS) === null) {
+    if (keyspace.ofOrder(order_id) === null) {
       throw new BadRequestError(`malformed order id ${JSON.stringify(order_id)}: expected <shard>-<ULID>`);
     }
     const json = await orders.readJson(order_id);
@@ -120,8 +119,8 @@ export function createOrderRoutes({ config, orders, placement }: OrderRoutesDeps
 
   app.openapi(listRoute, async (c) => {
     const { user_id, limit, cursor } = c.req.valid('query');
-    const shard = shardOf(user_id, config.SHARDS);
-    if (cursor !== undefined && shardOfOrderId(cursor, config.SHARDS) !== shard) {
+    const shard = shardOf(user_id, keyspace.shards);
+    if (cursor !== undefined && keyspace.ofOrder(cursor)?.shard !== shard) {
       throw new BadRequestError('cursor is not a next_cursor of this user_id');
     }
     const page = await orders.listByUser(shard, user_id, limit, cursor);

@@ -100,7 +100,10 @@ export function erroredStep(order: OrderRecord, name: StepName, nodeId: string, 
   return next;
 }
 
-/** The step failed for good (a business failure): the order starts rolling back. */
+/**
+ * The step failed for good (a business failure, or too many of its runs lost to dead nodes): the
+ * order starts rolling back. A run still marked running by another (dead) node is abandoned.
+ */
 export function failStep(
   order: OrderRecord,
   name: StepName,
@@ -108,9 +111,13 @@ export function failStep(
   now: Date,
   reason: string,
 ): OrderRecord {
+  if (planStep(order, name).kind !== 'run')
+    throw new TransitionError(`cannot fail ${name} of a ${order.status} order`);
   const next = structuredClone(order);
   const step = stepOf(next, name);
-  if (step.attempts.at(-1)?.outcome === 'running') endAttempt(step, nodeId, now, 'failed');
+  const last = step.attempts.at(-1);
+  if (last?.outcome === 'running' && last.node_id === nodeId) endAttempt(step, nodeId, now, 'failed');
+  for (const attempt of step.attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
   step.status = 'failed';
   step.completed_at = iso(now);
   step.node_id = nodeId;
