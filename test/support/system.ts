@@ -1,0 +1,126 @@
+// Builds orderflow in-process for integration tests: the app (driven by app.request) and worker nodes,
+// each test run under its own key namespace on the shared test cluster.
+import { randomBytes } from 'node:crypto';
+import { createApp } from '../../server/app.js';
+import { createPlacement } from '../../server/orders/place-order.js';
+import { PlacementProducer } from '../../server/orders/placement-producer.js';
+import { type Config, loadConfig } from '../../shared/config.js';
+import type { OrderRecord } from '../../shared/domain/order.js';
+import { createKeyspace, type Keyspace } from '../../shared/keys.js';
+import { createLogger } from '../../shared/logger.js';
+import { createOrderStore, type OrderStore } from '../../shared/order-store.js';
+import { createStore, type Store } from '../../shared/store.js';
+import { createWorkerNode, type WorkerNode } from '../../workers/worker-node.js';
+import { redisNodes } from './cluster.js';
+
+/** A config for tests: fast steps, no random failures, its own namespace, silent logs. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    REDIS_NODES: redisNodes(),
+    KEY_NAMESPACE: `t${randomBytes(5).toString('hex')}`,
+    STEP_MS: '30',
+    COMPENSATION_MS: '10',
+    STEP_FAILURE_RATE: '0',
+    FAILURE_DIRECTIVES: '1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+}
+
+export interface TestSystem {
+  config: Config;
+  keyspace: Keyspace;
+  store: Store;
+  orders: OrderStore;
+  app: ReturnType<typeof createApp>;
+  /** Starts a worker node in this process; closed by `close()`. */
+  startNode(env?: Partial<Config>): WorkerNode;
+  /** POST /orders with a JSON body; returns status and parsed body. */
+  place(
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  get(path: string): Promise<{ status: number; body: any }>;
+  /** Polls GET /orders/:id until the order is completed or failed. */
+  waitForTerminal(orderId: string, timeoutMs?: number): Promise<OrderRecord>;
+  close(): Promise<void>;
+}
+
+/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The API and store of one test file; worker nodes on demand. */
+export function createTestSystem(env: Record<string, string> = {}): TestSystem {
+  const config = testConfig(env);
+  const logger = createLogger(config, { service: 'test' });
+  const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
+  const store = createStore(config);
+  const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
+  const producer = new PlacementProducer({ connection: store });
+  const placement = createPlacement({ config, keyspace, store, orders, producer, logger });
+  const app = createApp({ config, keyspace, store, orders, placement, logger });
+  const nodes: WorkerNode[] = [];
+  const nodeStores: Store[] = [];
+
+  const get = async (path: string) => {
+    const res = await app.request(path);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+
+  return {
+    config,
+    keyspace,
+    store,
+    orders,
+    app,
+    startNode(overrides = {}) {
+      const nodeConfig = { ...config, NODE_ID: `node-${nodes.length + 1}`, ...overrides };
+      const nodeStore = createStore(nodeConfig);
+      nodeStores.push(nodeStore);
+      const node = createWorkerNode({ config: nodeConfig, store: nodeStore, logger });
+      nodes.push(node);
+      node.start();
+      return node;
+    },
+    async place(body, headers = {}) {
+      const res = await app.request('/orders', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+    },
+    get,
+    waitForTerminal(orderId, timeoutMs = 20_000) {
+      return waitFor(
+        async () => {
+          const { body } = await get(`/orders/${orderId}`);
+          return body?.status === 'completed' || body?.status === 'failed'
+            ? (body as OrderRecord)
+            : undefined;
+        },
+        timeoutMs,
+        `order ${orderId} to finish`,
+      );
+    },
+    async close() {
+      await Promise.allSettled(nodes.map((node) => node.close()));
+      await producer.close();
+      await Promise.allSettled([...nodeStores, store].map((s) => s.quit()));
+    },
+  };
+}
