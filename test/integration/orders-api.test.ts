@@ -1,0 +1,120 @@
+// The orders API against the real store: idempotency and every kind of bad input, none leaving a write.
+import { afterAll, describe, expect, it } from 'vitest';
+import { shardOf } from '../../shared/sharding.js';
+import { createTestSystem } from '../support/system.js';
+
+const system = createTestSystem();
+afterAll(() => system.close());
+
+/** Every key this test system wrote, across the cluster. */
+async function writtenKeys(): Promise<string[]> {
+  const nodes = 'nodes' in system.store ? system.store.nodes('master') : [system.store];
+  const keys = await Promise.all(nodes.map((node) => node.keys(`${system.config.KEY_NAMESPACE}:*`)));
+  return keys.flat();
+}
+
+async function expectProblem(res: { status: number; body: any }, status: number, detail: RegExp) {
+  expect(res.status).toBe(status);
+  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status });
+  expect(res.body.detail).toMatch(detail);
+}
+
+describe('when the same Idempotency-Key comes again', () => {
+  it('returns the same order for the same body, in any key order', async () => {
+    const body = { user_id: 'idem-user', region: 'eu', items: [{ sku: 'S', qty: 1 }] };
+    const first = await system.place(body, { 'idempotency-key': 'k-1' });
+    const again = await system.place(
+      { items: [{ qty: 1, sku: 'S' }], region: 'eu', user_id: 'idem-user' },
+      { 'idempotency-key': 'k-1' },
+    );
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.body.order_id).toBe(first.body.order_id);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const listed = await system.get('/orders?user_id=idem-user');
+    expect(listed.body.orders).toHaveLength(1);
+  });
+
+  it('answers 409 for another body and stores nothing new', async () => {
+    const first = await system.place({ user_id: 'idem-user-2' }, { 'idempotency-key': 'k-2' });
+    const conflict = await system.place(
+      { user_id: 'idem-user-2', region: 'us' },
+      { 'idempotency-key': 'k-2' },
+    );
+    await expectProblem(conflict, 409, /different request body/);
+    const listed = await system.get('/orders?user_id=idem-user-2');
+    expect(listed.body.orders.map((o: { order_id: string }) => o.order_id)).toEqual([first.body.order_id]);
+  });
+
+  it('gives concurrent requests with one key one order', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => system.place({ user_id: 'idem-race' }, { 'idempotency-key': 'race' })),
+    );
+    expect(results.every((r) => r.status === 202)).toBe(true);
+    expect(new Set(results.map((r) => r.body.order_id)).size).toBe(1);
+    expect((await system.get('/orders?user_id=idem-race')).body.orders).toHaveLength(1);
+  });
+
+  it('scopes keys per user: another user with the same key gets an order of their own', async () => {
+    const a = await system.place({ user_id: 'scope-a' }, { 'idempotency-key': 'shared-key' });
+    const b = await system.place({ user_id: 'scope-b' }, { 'idempotency-key': 'shared-key' });
+    expect(b.body.order_id).not.toBe(a.body.order_id);
+  });
+});
+
+describe('when the input is bad', () => {
+  it('answers 4xx problem+json and writes nothing', async () => {
+    const before = await writtenKeys();
+    const cases: Array<[Promise<{ status: number; body: any }>, number, RegExp]> = [
+      [system.place('{"user_id": '), 400, /Malformed JSON/],
+      [system.place('[]'), 400, /expected object/],
+      [system.place({}), 400, /user_id: is required/],
+      [system.place({ user_id: '' }), 400, /user_id/],
+      [system.place({ user_id: 'x'.repeat(129) }), 400, /user_id/],
+      [system.place({ user_id: 'a\u0001b' }), 400, /control characters/],
+      [system.place({ user_id: 'u', extra: true }), 400, /unknown field\(s\): extra/],
+      [system.place({ user_id: 'u', items: [{ sku: 'a', qty: 0 }] }), 400, /items\.0\.qty/],
+      [system.place({ user_id: 'u', items: [{ sku: 'a', qty: 1.5 }] }), 400, /items\.0\.qty/],
+      [system.place({ user_id: 'u', items: 'many' }), 400, /items/],
+      [system.place({ user_id: 'u', customer_name: 'x'.repeat(20_000) }), 413, /over 16384 bytes/],
+      [system.place({ user_id: 'u' }, { 'idempotency-key': 'has space' }), 400, /idempotency-key/],
+      [system.place({ user_id: 'u' }, { 'content-type': 'text/plain' }), 415, /application\/json/],
+      [system.get('/orders/not-an-id'), 400, /malformed order id/],
+      [system.get('/orders/99-01M80JV79NTQ7XXBSS5QWYK3Y1'), 400, /malformed order id/],
+      [system.get('/orders/3-01M80JV79NTQ7XXBSS5QWYK3Y1'), 404, /no order/],
+      [system.get('/orders'), 400, /user_id: is required/],
+      [system.get('/orders?user_id=u&limit=0'), 400, /limit/],
+      [system.get('/orders?user_id=u&limit=abc'), 400, /limit/],
+      [system.get('/orders?user_id=u&cursor=bogus'), 400, /cursor/],
+      [
+        system.get(`/orders?user_id=u&cursor=${(shardOf('u', 12) + 1) % 12}-01M80JV79NTQ7XXBSS5QWYK3Y1`),
+        400,
+        /cursor/,
+      ],
+      [system.get('/nowhere'), 404, /no route/],
+    ];
+    for (const [response, status, detail] of cases) await expectProblem(await response, status, detail);
+    expect(await writtenKeys()).toEqual(before);
+  });
+
+  it('labels every error response application/problem+json', async () => {
+    const res = await system.app.request('/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('describes the order routes from the same schemas that validate', async () => {
+    const { status, body } = await system.get('/openapi.json');
+    expect(status).toBe(200);
+    expect(body.openapi).toBe('3.1.0');
+    expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/orders', '/orders/{order_id}']));
+    const request = body.components.schemas.OrderRequest;
+    expect(request.required).toEqual(['user_id']);
+    expect(request.additionalProperties).toBe(false);
+  });
+});
