@@ -69,6 +69,12 @@ export const configSchema = z.object({
   WORKERS: int(0, 64).default(2),
   LOCK_MS: int(1000, 600_000).default(10_000),
   STALLED_INTERVAL_MS: int(500, 600_000).default(5000),
+  /** How often a worker node publishes its stats; its registry entry expires after 5 heartbeats. */
+  HEARTBEAT_MS: int(100, 60_000).default(1000),
+  /** A worker node that cannot reach the store this long stops taking steps until it can again. */
+  STORE_WATCHDOG_MS: int(500, 600_000).default(10_000),
+  /** Port of a worker node's own /health, /ready and /metrics; 0 turns it off. */
+  NODE_PORT: int(0, 65535).default(0),
   /** Runs of one step lost to dead or stalled nodes before the step is failed and the order rolled back. */
   MAX_STEP_CRASHES: int(1, 100).default(2),
   NODE_ID: z

@@ -58,7 +58,7 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
     this.#unstarted--;
     let next: Job<D, R> | undefined;
     try {
-      const fetchNext = () => fetchNextCallback() && !this.#gate.hasWaiters;
+      const fetchNext = () => fetchNextCallback() && this.#gate.canHandOver;
       next = (await super.processJob(job, token, fetchNext)) || undefined;
     } finally {
       if (next) {

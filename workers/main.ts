@@ -1,15 +1,22 @@
 // The worker node process: consumes every shard queue until SIGTERM/SIGINT, then drains and exits.
+import pkg from '../package.json' with { type: 'json' };
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createWorkerNode } from './worker-node.js';
 
-runMain('worker', async ({ onShutdown }) => {
+runMain('worker', async ({ onShutdown, shutdown }) => {
   const config = loadConfig();
   const logger = createLogger(config, { service: 'worker' });
   const store = createStore(config, { connectionName: `orderflow-worker-${config.NODE_ID}` });
-  const node = createWorkerNode({ config, store, logger });
+  const node = createWorkerNode({
+    config,
+    store,
+    logger,
+    version: pkg.version,
+    onDrainRequested: () => void shutdown('drain requested'),
+  });
   node.start();
   onShutdown('worker node', () => node.close());
   onShutdown('store', async () => void (await store.quit()));

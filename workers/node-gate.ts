@@ -9,6 +9,7 @@ export class NodeGate {
   #free: number;
   #waiters: Array<(granted: boolean) => void> = [];
   #closed = false;
+  #paused = false;
 
   constructor(readonly capacity: number) {
     this.#free = capacity;
@@ -27,9 +28,18 @@ export class NodeGate {
     return this.#closed;
   }
 
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Whether a finishing job may hand its slot straight to the next job of its own shard. */
+  get canHandOver(): boolean {
+    return !this.#paused && this.#waiters.length === 0;
+  }
+
   /** Takes a free slot if there is one, without waiting. */
   tryAcquire(): boolean {
-    if (this.#closed || this.#free === 0) return false;
+    if (this.#closed || this.#paused || this.#free === 0) return false;
     this.#free--;
     return true;
   }
@@ -55,9 +65,23 @@ export class NodeGate {
 
   /** Gives a slot back, straight to the longest waiter if there is one. */
   release(): void {
-    const next = this.#waiters.shift();
+    const next = this.#paused ? undefined : this.#waiters.shift();
     if (next) next(true);
     else this.#free++;
+  }
+
+  /** Holds every new step back (waiters keep waiting); steps in flight go on. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Lets steps in again, serving the waiters first. */
+  resume(): void {
+    this.#paused = false;
+    while (this.#free > 0 && this.#waiters.length > 0) {
+      this.#free--;
+      this.#waiters.shift()!(true);
+    }
   }
 
   /** Refuses every waiter and every later acquire: the node takes no new steps. */

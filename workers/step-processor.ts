@@ -27,9 +27,13 @@ export class LockLostError extends Error {
 
 /** What the pipeline reports to metrics; every callback is optional. */
 export interface StepObserver {
+  /** A run of `step` committed its start, `waitMs` after the job was created or last retried. */
+  stepStarted?(step: StepName, waitMs: number): void;
   stepFinished?(step: StepName, outcome: 'completed' | 'failed', durationMs: number): void;
   orderFinished?(order: OrderRecord): void;
   lockLost?(step: StepName): void;
+  /** This node found a step whose node had died and put it back to run. */
+  stalledRecovered?(): void;
 }
 
 export interface StepProcessorDeps {
@@ -131,6 +135,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     }
 
     current = await write(current, startStep(current.order, step, nodeId, now()));
+    observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp));
     log.info({ event: 'step-started' });
     try {
       await sleep(deps.stepMs);

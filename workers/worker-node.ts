@@ -1,12 +1,14 @@
 // A worker node: one gated BullMQ Worker per shard queue, sharing one node-wide gate of slots.
+import { hostname } from 'node:os';
 import type { Job } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createFailurePolicy } from '../shared/domain/failure-policy.js';
 import { createKeyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
+import { createNodeRegistry, type NodeStats } from '../shared/node-registry.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import { createOrderStore } from '../shared/order-store.js';
-import type { Store } from '../shared/store.js';
+import { type Store, withTimeout } from '../shared/store.js';
 import { GatedWorker } from './gated-worker.js';
 import { NodeGate } from './node-gate.js';
 import { createStepProcessor, LockLostError, type StepObserver } from './step-processor.js';
@@ -26,6 +28,8 @@ export type WorkerNodeConfig = Pick<
   | 'STALLED_INTERVAL_MS'
   | 'MAX_STEP_CRASHES'
   | 'ORDER_TTL_S'
+  | 'HEARTBEAT_MS'
+  | 'STORE_WATCHDOG_MS'
 >;
 
 export interface WorkerNodeDeps {
@@ -33,6 +37,12 @@ export interface WorkerNodeDeps {
   store: Store;
   logger: Logger;
   observer?: StepObserver;
+  /** Reported in the registry. */
+  version?: string;
+  /** Called once when an operator asks this node to drain (POST /nodes/:id/drain). */
+  onDrainRequested?: () => void;
+  /** Called after every heartbeat that reached the store, with what it published. */
+  onHeartbeat?: (stats: NodeStats) => Promise<void> | void;
 }
 
 /** Counters of what this node did since it started. */
@@ -40,13 +50,17 @@ export interface NodeCounters {
   processed: number;
   failed: number;
   lockLost: number;
+  stalledRecovered: number;
 }
 
 /** Builds a node; nothing runs until `start()`. */
-export function createWorkerNode({ config, store, logger, observer = {} }: WorkerNodeDeps) {
+export function createWorkerNode(deps: WorkerNodeDeps) {
+  const { config, store, logger, observer = {} } = deps;
   const log = logger.child({ node_id: config.NODE_ID });
   const gate = new NodeGate(config.WORKER_CONCURRENCY);
-  const counters: NodeCounters = { processed: 0, failed: 0, lockLost: 0 };
+  const counters: NodeCounters = { processed: 0, failed: 0, lockLost: 0, stalledRecovered: 0 };
+  const registry = createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS });
+  const startedAt = new Date().toISOString();
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   const processor = createStepProcessor({
     orders: createOrderStore(store, keyspace, config.ORDER_TTL_S),
@@ -103,6 +117,64 @@ export function createWorkerNode({ config, store, logger, observer = {} }: Worke
   });
 
   let closing: Promise<void> | undefined;
+  let storeOkSince = Date.now();
+  let storeOk = true;
+  let drainAsked = false;
+
+  const stats = (): NodeStats => ({
+    id: config.NODE_ID,
+    host: hostname(),
+    pid: process.pid,
+    version: deps.version ?? 'unknown',
+    concurrency: config.WORKER_CONCURRENCY,
+    active: gate.inUse,
+    processed: counters.processed,
+    failed: counters.failed,
+    stalled_recovered: counters.stalledRecovered,
+    lock_lost: counters.lockLost,
+    state: closing ? 'draining' : 'running',
+    store_ok: storeOk,
+    started_at: startedAt,
+    last_seen: new Date().toISOString(),
+  });
+
+  /** One heartbeat; the watchdog pauses the gate while the store stays unreachable. */
+  async function beat(): Promise<void> {
+    try {
+      const published = stats();
+      const { drainRequested } = await withTimeout(
+        registry.heartbeat(published),
+        config.HEARTBEAT_MS,
+        'heartbeat',
+      );
+      storeOkSince = Date.now();
+      if (!storeOk) {
+        storeOk = true;
+        gate.resume();
+        log.info({ event: 'store-back', action: 'taking steps again' });
+      }
+      await deps.onHeartbeat?.(published);
+      if (drainRequested && !drainAsked) {
+        drainAsked = true;
+        log.info({ event: 'drain-requested' });
+        deps.onDrainRequested?.();
+      }
+    } catch (error) {
+      const downMs = Date.now() - storeOkSince;
+      if (storeOk && downMs >= config.STORE_WATCHDOG_MS) {
+        storeOk = false;
+        gate.pause();
+        log.error({
+          event: 'store-unreachable',
+          down_ms: downMs,
+          action: 'no new steps until it answers',
+          err: error,
+        });
+      }
+    }
+  }
+
+  let heartbeat: NodeJS.Timeout | undefined;
   return {
     nodeId: config.NODE_ID,
     gate,
@@ -116,7 +188,10 @@ export function createWorkerNode({ config, store, logger, observer = {} }: Worke
       log.info({ event: 'node-started', shards: config.SHARDS, concurrency: config.WORKER_CONCURRENCY });
     },
 
-    /** Stops taking steps, lets those in flight finish, and closes every Worker (not the store). */
+    /**
+     * Stops taking steps, lets those in flight finish, closes every Worker and leaves the registry
+     * (the store connection is the caller's). Heartbeats go on meanwhile, showing `draining`.
+     */
     close(): Promise<void> {
       closing ??= (async () => {
         log.info({ event: 'node-draining', active: gate.inUse });
@@ -125,6 +200,10 @@ export function createWorkerNode({ config, store, logger, observer = {} }: Worke
         for (const result of results) {
           if (result.status === 'rejected') log.error({ event: 'worker-close', err: result.reason });
         }
+        clearInterval(heartbeat);
+        await withTimeout(registry.deregister(config.NODE_ID), 2000, 'deregister').catch((error) =>
+          log.warn({ event: 'deregister-failed', err: error }),
+        );
         log.info({ event: 'node-stopped', ...counters });
       })();
       return closing;
