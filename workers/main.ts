@@ -1,9 +1,11 @@
 // The worker node process: consumes every shard queue until SIGTERM/SIGINT, then drains and exits.
+import { serve } from '@hono/node-server';
 import pkg from '../package.json' with { type: 'json' };
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
+import { createNodeHealthApp } from './health-server.js';
 import { createWorkerNode } from './worker-node.js';
 
 runMain('worker', async ({ onShutdown, shutdown }) => {
@@ -18,6 +20,14 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     onDrainRequested: () => void shutdown('drain requested'),
   });
   node.start();
+  if (config.NODE_PORT > 0) {
+    const probe = serve({
+      fetch: createNodeHealthApp(node).fetch,
+      hostname: config.HOST,
+      port: config.NODE_PORT,
+    });
+    onShutdown('probe server', () => new Promise<void>((resolve) => probe.close(() => resolve())));
+  }
   onShutdown('worker node', () => node.close());
   onShutdown('store', async () => void (await store.quit()));
   return logger;

@@ -123,9 +123,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
 
     const startedAt = Date.now();
     const record = current.order.steps.find((s) => s.name === step)!;
-    const crashed = record.attempts.filter(
+    // Runs lost to dead nodes: the record counts those that got as far as their start write,
+    // BullMQ's stall counter also those that died before it.
+    const inRecord = record.attempts.filter(
       (a) => a.outcome === 'running' || a.outcome === 'abandoned',
     ).length;
+    const crashed = Math.max(inRecord, job.stalledCounter ?? 0);
     if (crashed >= deps.maxStepCrashes) {
       return failAndRollBack(
         current,

@@ -93,8 +93,9 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
         autorun: false,
         lockDuration: config.LOCK_MS,
         stalledInterval: config.STALLED_INTERVAL_MS,
-        // Above MAX_STEP_CRASHES so that the processor, which rolls the order back, fails the step first.
-        maxStalledCount: config.MAX_STEP_CRASHES + 2,
+        // BullMQ fails a job stalled past this without calling the processor, so without a rollback;
+        // the processor fails the step (and rolls back) at MAX_STEP_CRASHES, well before that.
+        maxStalledCount: config.MAX_STEP_CRASHES + 3,
         name: config.NODE_ID,
       },
       gate,
@@ -181,10 +182,19 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     counters,
     workers,
 
-    /** Starts consuming every shard queue. */
+    /** True while the node takes steps: not draining, store reachable. */
+    get ready(): boolean {
+      return storeOk && !closing;
+    },
+    stats,
+
+    /** Starts consuming every shard queue and heartbeating to the registry. */
     start(): void {
-      for (const worker of workers)
+      for (const worker of workers) {
         void worker.run().catch((error) => log.error({ event: 'worker-run', err: error }));
+      }
+      void beat();
+      heartbeat = setInterval(() => void beat(), config.HEARTBEAT_MS);
       log.info({ event: 'node-started', shards: config.SHARDS, concurrency: config.WORKER_CONCURRENCY });
     },
 
