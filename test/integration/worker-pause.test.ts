@@ -1,0 +1,84 @@
+// A paused node (SIGSTOP past its lock, then SIGCONT) is a zombie: its writes to the orders another
+// node took over are refused, it logs that it lost the lock, and it goes on working on other orders.
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectCleanHistory } from '../support/history.js';
+import { killAll, type ServiceProcess, spawnService } from '../support/processes.js';
+import { createTestSystem, waitFor } from '../support/system.js';
+
+const system = createTestSystem();
+const services: ServiceProcess[] = [];
+afterAll(async () => {
+  await killAll(services);
+  await system.close();
+});
+
+function startNode(nodeId: string) {
+  const node = spawnService(nodeId, 'workers/main.ts', {
+    REDIS_NODES: system.config.REDIS_NODES.map((s) => `${s.host}:${s.port}`).join(','),
+    KEY_NAMESPACE: system.config.KEY_NAMESPACE,
+    NODE_ID: nodeId,
+    STEP_MS: '3000',
+    LOCK_MS: '2000',
+    STALLED_INTERVAL_MS: '1000',
+    HEARTBEAT_MS: '300',
+    STEP_FAILURE_RATE: '0',
+  });
+  services.push(node);
+  return node;
+}
+
+const read = async (id: string) => (await system.orders.read(id))!.order;
+
+describe('when a node is paused longer than its lock and then resumed', () => {
+  it('writes nothing to the orders another node took over, logs the lost lock, and keeps working', async () => {
+    const zombie = startNode('node-zombie');
+    await zombie.waitForLog((l) => l.event === 'node-started');
+    const ids = await Promise.all(
+      [1, 2, 3].map(async (i) => (await system.place({ user_id: `paused-${i}` })).body.order_id as string),
+    );
+    await waitFor(
+      async () => {
+        const orders = await Promise.all(ids.map(read));
+        return orders.every((o) => o.steps[0]!.status === 'running') ? true : undefined;
+      },
+      15_000,
+      'scheduling running on the node to pause',
+    );
+
+    zombie.signal('SIGSTOP');
+    const heir = startNode('node-heir');
+    await waitFor(
+      async () => {
+        const orders = await Promise.all(ids.map(read));
+        return orders.every((o) => o.steps[0]!.attempts.some((a) => a.node_id === 'node-heir'))
+          ? true
+          : undefined;
+      },
+      20_000,
+      'the other node to take the steps over',
+    );
+    zombie.signal('SIGCONT');
+
+    const lost = await zombie.waitForLog((l) => l.event === 'lock-lost', 15_000);
+    expect(ids).toContain(lost.order_id);
+    const finished = await Promise.all(ids.map((id) => system.waitForTerminal(id, 30_000)));
+    for (const order of finished) {
+      expect(order.status).toBe('completed');
+      expect(order.steps[0]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([
+        ['node-zombie', 'abandoned'],
+        ['node-heir', 'completed'],
+      ]);
+      for (const step of order.steps.slice(1))
+        expect(step.attempts.map((a) => a.node_id)).toEqual(['node-heir']);
+      expectCleanHistory(order);
+    }
+
+    // The zombie is alive and well: with the heir gone, it runs a new order from start to end.
+    heir.signal('SIGTERM');
+    expect((await heir.exited).code).toBe(0);
+    const next = (await system.place({ user_id: 'after-the-pause' })).body.order_id;
+    const order = await system.waitForTerminal(next, 30_000);
+    expect(order.status).toBe('completed');
+    expect(order.steps.every((s) => s.node_id === 'node-zombie')).toBe(true);
+  }, 120_000);
+});
