@@ -7,6 +7,7 @@ import { createOrderStore } from '../shared/order-store.js';
 import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createApp } from './app.js';
+import { createBacklogMonitor } from './orders/backlog.js';
 import { createPlacement } from './orders/place-order.js';
 import { PlacementProducer } from './orders/placement-producer.js';
 
@@ -17,12 +18,15 @@ runMain('api', async ({ onShutdown }) => {
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const producer = new PlacementProducer({ connection: store });
-  const placement = createPlacement({ config, keyspace, store, orders, producer, logger });
+  const backlog = createBacklogMonitor({ store, keyspace, logger });
+  backlog.start();
+  const placement = createPlacement({ config, keyspace, store, orders, producer, logger, backlog });
   const app = createApp({ config, keyspace, store, orders, placement, logger });
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>
     logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` }),
   );
   onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  onShutdown('backlog monitor', () => backlog.stop());
   onShutdown('flow producer', () => producer.close());
   onShutdown('store', async () => void (await store.quit()));
   return logger;

@@ -10,16 +10,22 @@ import { newOrderId } from '../../shared/order-id.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';
 import { type Store, withTimeout } from '../../shared/store.js';
-import { IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
+import { BacklogFullError, IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
+import type { BacklogMonitor } from './backlog.js';
 import type { PlacementProducer } from './placement-producer.js';
 
 export interface PlacementDeps {
-  config: Pick<Config, 'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE'>;
+  config: Pick<
+    Config,
+    'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE' | 'BACKLOG_LIMIT'
+  >;
   keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
   producer: PlacementProducer;
   logger: Logger;
+  /** Waiting steps; past BACKLOG_LIMIT placement answers 429. Absent: no limit. */
+  backlog?: Pick<BacklogMonitor, 'total'>;
   /** Total time a placement may spend on the store, retries included. */
   budgetMs?: number;
 }
@@ -50,6 +56,7 @@ export function createPlacement({
   orders,
   producer,
   logger,
+  backlog,
   budgetMs = 3000,
 }: PlacementDeps) {
   /**
@@ -109,6 +116,7 @@ export function createPlacement({
   return {
     /** Stores the order and its chain, retrying store errors within the budget (same ids: safe). */
     async placeOrder(request: OrderRequest, idempotencyKey?: string): Promise<Placement> {
+      if (backlog && backlog.total > config.BACKLOG_LIMIT) throw new BacklogFullError(backlog.total, 1);
       const shard = shardOf(request.user_id, keyspace.shards);
       // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
       const candidateId = newOrderId(shard);

@@ -2,6 +2,7 @@
 // each test run under its own key namespace on the shared test cluster.
 import { randomBytes } from 'node:crypto';
 import { createApp } from '../../server/app.js';
+import { type BacklogMonitor, createBacklogMonitor } from '../../server/orders/backlog.js';
 import { createPlacement } from '../../server/orders/place-order.js';
 import { PlacementProducer } from '../../server/orders/placement-producer.js';
 import { type Config, loadConfig } from '../../shared/config.js';
@@ -32,6 +33,8 @@ export interface TestSystem {
   keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
+  /** Not sampling by itself: a test calls `sample()` so that what it sees is deterministic. */
+  backlog: BacklogMonitor;
   app: ReturnType<typeof createApp>;
   /** Starts a worker node in this process; closed by `close()`. */
   startNode(env?: Partial<Config>): WorkerNode;
@@ -69,7 +72,8 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const store = createStore(config);
   const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const producer = new PlacementProducer({ connection: store });
-  const placement = createPlacement({ config, keyspace, store, orders, producer, logger });
+  const backlog = createBacklogMonitor({ store, keyspace, logger });
+  const placement = createPlacement({ config, keyspace, store, orders, producer, logger, backlog });
   const app = createApp({ config, keyspace, store, orders, placement, logger });
   const nodes: WorkerNode[] = [];
   const nodeStores: Store[] = [];
@@ -85,6 +89,7 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
     keyspace,
     store,
     orders,
+    backlog,
     app,
     startNode(overrides = {}) {
       const nodeConfig = { ...config, NODE_ID: `node-${nodes.length + 1}`, ...overrides };
