@@ -67,8 +67,11 @@ export const configSchema = z.object({
   COMPENSATION_MS: int(0, 3_600_000).default(500),
   WORKER_CONCURRENCY: int(1, 10_000).default(50),
   WORKERS: int(0, 64).default(2),
-  LOCK_MS: int(1000, 600_000).default(10_000),
-  STALLED_INTERVAL_MS: int(500, 600_000).default(5000),
+  // A SIGKILLed node's steps resume after LOCK_MS/2..LOCK_MS (lock expiry) plus up to one stalled
+  // interval: measured 6.0-8.0 s over 5 kills with 6 s / 3 s (10 s / 5 s: up to 10.8 s). Renewal
+  // every LOCK_MS/2 leaves 3 s of slack against false stalls on a loaded machine.
+  LOCK_MS: int(1000, 600_000).default(6000),
+  STALLED_INTERVAL_MS: int(500, 600_000).default(3000),
   /** How often a worker node publishes its stats; its registry entry expires after 5 heartbeats. */
   HEARTBEAT_MS: int(100, 60_000).default(1000),
   /** A worker node that cannot reach the store this long stops taking steps until it can again. */
