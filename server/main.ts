@@ -9,6 +9,7 @@ import { createStore } from '../shared/store.js';
 import { createApp } from './app.js';
 import { createBacklogMonitor } from './orders/backlog.js';
 import { createPlacement } from './orders/place-order.js';
+import { createReplicaConfirmation } from './orders/replica-confirmation.js';
 import { PlacementProducer } from './orders/placement-producer.js';
 
 runMain('api', async ({ onShutdown }) => {
@@ -20,13 +21,18 @@ runMain('api', async ({ onShutdown }) => {
   const producer = new PlacementProducer({ connection: store });
   const backlog = createBacklogMonitor({ store, keyspace, logger });
   backlog.start();
-  const placement = createPlacement({ config, keyspace, store, orders, producer, logger, backlog });
+  const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
+  replicas.start();
+  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
   const app = createApp({ config, keyspace, store, orders, placement, logger });
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>
     logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` }),
   );
   onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
-  onShutdown('backlog monitor', () => backlog.stop());
+  onShutdown('backlog and replica monitors', () => {
+    backlog.stop();
+    replicas.stop();
+  });
   onShutdown('flow producer', () => producer.close());
   onShutdown('store', async () => void (await store.quit()));
   return logger;

@@ -1,6 +1,5 @@
 // Placing an order: idempotency, the atomic write of record + chain, and replica confirmation.
 import { createHash } from 'node:crypto';
-import type { Cluster } from 'ioredis';
 import type { Config } from '../../shared/config.js';
 import { newOrder, type OrderRequest } from '../../shared/domain/order.js';
 import type { Keyspace } from '../../shared/keys.js';
@@ -8,11 +7,12 @@ import type { Logger } from '../../shared/logger.js';
 import { orderFlow } from '../../shared/order-flow.js';
 import { newOrderId } from '../../shared/order-id.js';
 import type { OrderStore } from '../../shared/order-store.js';
-import { keySlot, shardOf } from '../../shared/sharding.js';
-import { type Store, withTimeout } from '../../shared/store.js';
+import { shardOf } from '../../shared/sharding.js';
+import { withTimeout } from '../../shared/store.js';
 import { BacklogFullError, IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
 import type { BacklogMonitor } from './backlog.js';
 import type { PlacementProducer } from './placement-producer.js';
+import type { ReplicaConfirmation } from './replica-confirmation.js';
 
 export interface PlacementDeps {
   config: Pick<
@@ -20,12 +20,13 @@ export interface PlacementDeps {
     'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE' | 'BACKLOG_LIMIT'
   >;
   keyspace: Keyspace;
-  store: Store;
   orders: OrderStore;
   producer: PlacementProducer;
   logger: Logger;
   /** Waiting steps; past BACKLOG_LIMIT placement answers 429. Absent: no limit. */
   backlog?: Pick<BacklogMonitor, 'total'>;
+  /** Waits for replicas before a placement is acknowledged. Absent: acknowledged once on the master. */
+  replicas?: Pick<ReplicaConfirmation, 'confirm'>;
   /** Total time a placement may spend on the store, retries included. */
   budgetMs?: number;
 }
@@ -52,40 +53,19 @@ export function requestHash(request: OrderRequest): string {
 export function createPlacement({
   config,
   keyspace,
-  store,
   orders,
   producer,
   logger,
   backlog,
+  replicas,
   budgetMs = 3000,
 }: PlacementDeps) {
-  /**
-   * Waits until WAIT_REPLICAS replicas (at most as many as the shard's master has) hold everything
-   * written so far on the connection that wrote the placement: the master of the shard's slot.
-   */
-  async function confirmReplicas(shard: number): Promise<void> {
-    if (config.WAIT_REPLICAS === 0 || config.REDIS_MODE !== 'cluster') return;
-    const cluster = store as Cluster;
-    const [master, ...replicas] = cluster.slots[keySlot(`{${keyspace.shard(shard).tag}}`)] ?? [];
-    const wanted = Math.min(config.WAIT_REPLICAS, replicas.length);
-    if (!master || wanted === 0) return;
-    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === master);
-    if (!node) return;
-    const acked = Number(await node.call('WAIT', wanted, config.WAIT_TIMEOUT_MS));
-    if (acked < wanted) {
-      throw new StoreUnavailableError(
-        `the order is stored on the primary but ${acked} of ${wanted} replicas confirmed it in time; ` +
-          'retry with the same Idempotency-Key to get the same order',
-      );
-    }
-  }
-
   async function storeOrder(orderId: string, shard: number, request: OrderRequest): Promise<string> {
     const order = newOrder(orderId, shard, request, new Date());
     await producer.addWith(orderFlow(order, keyspace.shard(shard)), (multi) =>
       orders.queueCreate(multi, order),
     );
-    await confirmReplicas(shard);
+    await replicas?.confirm(shard);
     return order.created_at;
   }
 

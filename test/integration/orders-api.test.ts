@@ -1,16 +1,17 @@
 // The orders API against the real store: idempotency and every kind of bad input, none leaving a write.
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shardOf } from '../../shared/sharding.js';
+import { keySlot, shardOf } from '../../shared/sharding.js';
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
 afterAll(() => system.close());
 
-/** Every key this test system wrote, across the cluster. */
+/** Every key of order data (under a shard's hash tag) this test system wrote, across the cluster. */
 async function writtenKeys(): Promise<string[]> {
   const nodes = 'nodes' in system.store ? system.store.nodes('master') : [system.store];
-  const keys = await Promise.all(nodes.map((node) => node.keys(`${system.config.KEY_NAMESPACE}:*`)));
-  return keys.flat();
+  const keys = await Promise.all(nodes.map((node) => node.keys(`${system.config.KEY_NAMESPACE}:{s*`)));
+  return keys.flat().sort();
 }
 
 async function expectProblem(res: { status: number; body: any }, status: number, detail: RegExp) {
@@ -59,6 +60,30 @@ describe('when the same Idempotency-Key comes again', () => {
     const a = await system.place({ user_id: 'scope-a' }, { 'idempotency-key': 'shared-key' });
     const b = await system.place({ user_id: 'scope-b' }, { 'idempotency-key': 'shared-key' });
     expect(b.body.order_id).not.toBe(a.body.order_id);
+  });
+});
+
+describe('when an order is acknowledged', () => {
+  it('is already on a replica of its shard master (WAIT on the connection that wrote)', async () => {
+    const placed = await system.place({ user_id: 'durable-user' });
+    expect(placed.status).toBe(202);
+    const keys = system.keyspace.shard(placed.body.shard);
+    const cluster = system.store as Cluster;
+    const masterAddress = cluster.slots[keySlot(`{${keys.tag}}`)]![0]!;
+    const master = cluster
+      .nodes('master')
+      .find((n) => `${n.options.host}:${n.options.port}` === masterAddress)!;
+    // Asked of the master itself: Redis 7 lists a replica in CLUSTER SLOTS only once it has data.
+    const [, host, port] = /slave0:ip=([^,]+),port=(\d+)/.exec(await master.info('replication'))!;
+    const replica = new Redis({ host, port: Number(port), lazyConnect: true });
+    try {
+      await replica.connect();
+      await replica.call('READONLY');
+      const doc = await replica.hget(keys.order(placed.body.order_id), 'doc');
+      expect(JSON.parse(doc!)).toMatchObject({ order_id: placed.body.order_id, user_id: 'durable-user' });
+    } finally {
+      replica.disconnect();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createApp } from '../../server/app.js';
 import { type BacklogMonitor, createBacklogMonitor } from '../../server/orders/backlog.js';
 import { createPlacement } from '../../server/orders/place-order.js';
+import { createReplicaConfirmation } from '../../server/orders/replica-confirmation.js';
 import { PlacementProducer } from '../../server/orders/placement-producer.js';
 import { type Config, loadConfig } from '../../shared/config.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
@@ -73,7 +74,8 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const producer = new PlacementProducer({ connection: store });
   const backlog = createBacklogMonitor({ store, keyspace, logger });
-  const placement = createPlacement({ config, keyspace, store, orders, producer, logger, backlog });
+  const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
+  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
   const app = createApp({ config, keyspace, store, orders, placement, logger });
   const nodes: WorkerNode[] = [];
   const nodeStores: Store[] = [];
