@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type OrderRecord, STEPS } from '../../shared/domain/order.js';
 import { expectCleanHistory } from '../support/history.js';
-import { killAll, type ServiceProcess, spawnService } from '../support/processes.js';
+import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 const STEP_MS = 1200;
@@ -17,21 +17,20 @@ afterEach(async () => {
 });
 
 function startNode(nodeId: string, env: Record<string, string> = {}) {
-  const node = spawnService(nodeId, 'workers/main.ts', {
-    REDIS_NODES: system.config.REDIS_NODES.map((s) => `${s.host}:${s.port}`).join(','),
-    KEY_NAMESPACE: system.config.KEY_NAMESPACE,
-    NODE_ID: nodeId,
-    STEP_MS: String(STEP_MS),
-    COMPENSATION_MS: String(STEP_MS),
-    LOCK_MS: String(LOCK_MS),
-    STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
-    HEARTBEAT_MS: '300',
-    STEP_FAILURE_RATE: '0',
-    FAILURE_DIRECTIVES: '1',
-    ...env,
-  });
-  services.push(node);
-  return node;
+  return spawnWorker(
+    nodeId,
+    system.config,
+    {
+      STEP_MS: String(STEP_MS),
+      COMPENSATION_MS: String(STEP_MS),
+      LOCK_MS: String(LOCK_MS),
+      STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
+      HEARTBEAT_MS: '300',
+      FAILURE_DIRECTIVES: '1',
+      ...env,
+    },
+    services,
+  );
 }
 
 const started = (node: ServiceProcess) => node.waitForLog((l) => l.event === 'node-started');

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeRegistry } from '../../shared/node-registry.js';
 import { expectCleanHistory } from '../support/history.js';
-import { killAll, type ServiceProcess, spawnService } from '../support/processes.js';
+import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 let system: TestSystem;
@@ -14,17 +14,12 @@ afterEach(async () => {
 });
 
 function startNode(nodeId: string) {
-  const node = spawnService(nodeId, 'workers/main.ts', {
-    REDIS_NODES: system.config.REDIS_NODES.map((s) => `${s.host}:${s.port}`).join(','),
-    KEY_NAMESPACE: system.config.KEY_NAMESPACE,
-    NODE_ID: nodeId,
-    STEP_MS: '400',
-    WORKER_CONCURRENCY: '10',
-    HEARTBEAT_MS: '200',
-    STEP_FAILURE_RATE: '0',
-  });
-  services.push(node);
-  return node;
+  return spawnWorker(
+    nodeId,
+    system.config,
+    { STEP_MS: '400', WORKER_CONCURRENCY: '10', HEARTBEAT_MS: '200' },
+    services,
+  );
 }
 
 /** Places `count` orders, waits until `node` runs steps, stops it with `stop`, and checks the outcome. */

@@ -2,7 +2,7 @@
 // node took over are refused, it logs that it lost the lock, and it goes on working on other orders.
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectCleanHistory } from '../support/history.js';
-import { killAll, type ServiceProcess, spawnService } from '../support/processes.js';
+import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
 import { createTestSystem, waitFor } from '../support/system.js';
 
 const system = createTestSystem();
@@ -13,18 +13,8 @@ afterAll(async () => {
 });
 
 function startNode(nodeId: string) {
-  const node = spawnService(nodeId, 'workers/main.ts', {
-    REDIS_NODES: system.config.REDIS_NODES.map((s) => `${s.host}:${s.port}`).join(','),
-    KEY_NAMESPACE: system.config.KEY_NAMESPACE,
-    NODE_ID: nodeId,
-    STEP_MS: '3000',
-    LOCK_MS: '2000',
-    STALLED_INTERVAL_MS: '1000',
-    HEARTBEAT_MS: '300',
-    STEP_FAILURE_RATE: '0',
-  });
-  services.push(node);
-  return node;
+  const env = { STEP_MS: '3000', LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', HEARTBEAT_MS: '300' };
+  return spawnWorker(nodeId, system.config, env, services);
 }
 
 const read = async (id: string) => (await system.orders.read(id))!.order;

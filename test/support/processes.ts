@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../../shared/config.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -97,6 +98,27 @@ export function spawnService(
     },
   };
   return service;
+}
+
+/**
+ * Starts a worker node process in the store and key namespace of `config` (a test system's), with
+ * `env` on top, and adds it to `started` so the test's cleanup can kill it.
+ */
+export function spawnWorker(
+  nodeId: string,
+  config: Pick<Config, 'REDIS_NODES' | 'KEY_NAMESPACE'>,
+  env: Record<string, string>,
+  started: ServiceProcess[],
+): ServiceProcess {
+  const node = spawnService(nodeId, 'workers/main.ts', {
+    REDIS_NODES: config.REDIS_NODES.map((s) => `${s.host}:${s.port}`).join(','),
+    KEY_NAMESPACE: config.KEY_NAMESPACE,
+    NODE_ID: nodeId,
+    STEP_FAILURE_RATE: '0',
+    ...env,
+  });
+  started.push(node);
+  return node;
 }
 
 /** Kills every process still running (SIGKILL, by pid) and waits for them. */
