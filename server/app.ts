@@ -8,18 +8,27 @@ import type { Keyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import type { OrderStore } from '../shared/order-store.js';
 import type { Store } from '../shared/store.js';
+import { mountAdminSurfaces } from './admin-surfaces.js';
+import { adminAuth } from './auth.js';
+import { countPlacements } from './metrics.js';
+import type { Operations } from './operations.js';
 import type { PlacementService } from './orders/place-order.js';
 import { createErrorHandler, notFound, problemResponse } from './problem.js';
+import { createDocsRoutes, documentPlainRoutes } from './routes/docs.js';
 import { createHealthRoutes } from './routes/health.js';
+import { createNodeRoutes } from './routes/nodes.js';
+import { createOpsRoutes } from './routes/ops.js';
 import { createOrderRoutes } from './routes/orders.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'MAX_BODY_BYTES'>;
+  config: Pick<Config, 'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS'>;
   keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
   placement: PlacementService;
   logger: Logger;
+  /** Node registry, shard queues, metrics and activity counts of the operations surfaces. */
+  ops: Operations;
 }
 
 /** One log line per request; successful reads only at debug, so polling does not flood the logs. */
@@ -41,7 +50,7 @@ function requestLog(logger: Logger): MiddlewareHandler {
 }
 
 /** The orderflow HTTP API. */
-export function createApp({ config, keyspace, store, orders, placement, logger }: AppDeps) {
+export function createApp({ config, keyspace, store, orders, placement, logger, ops }: AppDeps) {
   const app = new OpenAPIHono();
   app.use(requestId());
   app.use(requestLog(logger));
@@ -58,12 +67,24 @@ export function createApp({ config, keyspace, store, orders, placement, logger }
         }),
     }),
   );
+  app.use('/orders', countPlacements(ops, logger));
+  const admin = adminAuth({ token: config.ADMIN_TOKEN });
   app.route('/', createHealthRoutes({ store }));
   app.route('/', createOrderRoutes({ keyspace, orders, placement }));
-  app.doc31('/openapi.json', {
+  app.route('/', createNodeRoutes({ nodes: ops.nodes, admin }));
+  app.route('/', createOpsRoutes({ ops, keyspace, store, logger }));
+  mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS });
+  documentPlainRoutes(app);
+  const openapi = {
     openapi: '3.1.0',
-    info: { title: 'orderflow', version: '0.1.0', description: 'Order placement and lookup.' },
-  });
+    info: {
+      title: 'orderflow',
+      version: '0.1.0',
+      description: 'Order placement and lookup, and the operations surfaces: nodes, stats, metrics.',
+    },
+  };
+  app.doc31('/openapi.json', openapi);
+  app.route('/', createDocsRoutes({ document: () => app.getOpenAPI31Document(openapi) }));
   app.onError(createErrorHandler(logger));
   app.notFound(notFound);
   return app;

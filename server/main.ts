@@ -7,10 +7,11 @@ import { createOrderStore } from '../shared/order-store.js';
 import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createApp } from './app.js';
+import { createOperations } from './operations.js';
 import { createBacklogMonitor } from './orders/backlog.js';
 import { createPlacement } from './orders/place-order.js';
-import { createReplicaConfirmation } from './orders/replica-confirmation.js';
 import { PlacementProducer } from './orders/placement-producer.js';
+import { createReplicaConfirmation } from './orders/replica-confirmation.js';
 
 runMain('api', async ({ onShutdown }) => {
   const config = loadConfig();
@@ -24,7 +25,8 @@ runMain('api', async ({ onShutdown }) => {
   const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
   replicas.start();
   const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
-  const app = createApp({ config, keyspace, store, orders, placement, logger });
+  const ops = createOperations({ config, keyspace, store, logger });
+  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>
     logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` }),
   );
@@ -34,6 +36,7 @@ runMain('api', async ({ onShutdown }) => {
     replicas.stop();
   });
   onShutdown('flow producer', () => producer.close());
+  onShutdown('operations (board queues, activity counts)', () => ops.close());
   onShutdown('store', async () => void (await store.quit()));
   return logger;
 });

@@ -6,17 +6,27 @@ import { createLogger } from '../shared/logger.js';
 import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createNodeHealthApp } from './health-server.js';
+import { createNodeTelemetry } from './node-metrics.js';
 import { createWorkerNode } from './worker-node.js';
 
 runMain('worker', async ({ onShutdown, shutdown }) => {
   const config = loadConfig();
   const logger = createLogger(config, { service: 'worker' });
   const store = createStore(config, { connectionName: `orderflow-worker-${config.NODE_ID}` });
+  const telemetry = createNodeTelemetry({
+    store,
+    namespace: config.KEY_NAMESPACE,
+    nodeId: config.NODE_ID,
+    heartbeatMs: config.HEARTBEAT_MS,
+    logger,
+  });
   const node = createWorkerNode({
     config,
     store,
     logger,
     version: pkg.version,
+    observer: telemetry.observer,
+    onHeartbeat: telemetry.onHeartbeat,
     onDrainRequested: () => void shutdown('drain requested'),
   });
   node.start();
@@ -29,6 +39,7 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     onShutdown('probe server', () => new Promise<void>((resolve) => probe.close(() => resolve())));
   }
   onShutdown('worker node', () => node.close());
+  onShutdown('metrics (last counts)', () => telemetry.flush());
   onShutdown('store', async () => void (await store.quit()));
   return logger;
 });

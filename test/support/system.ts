@@ -2,17 +2,18 @@
 // each test run under its own key namespace on the shared test cluster.
 import { randomBytes } from 'node:crypto';
 import { createApp } from '../../server/app.js';
+import { createOperations } from '../../server/operations.js';
 import { type BacklogMonitor, createBacklogMonitor } from '../../server/orders/backlog.js';
 import { createPlacement } from '../../server/orders/place-order.js';
-import { createReplicaConfirmation } from '../../server/orders/replica-confirmation.js';
 import { PlacementProducer } from '../../server/orders/placement-producer.js';
+import { createReplicaConfirmation } from '../../server/orders/replica-confirmation.js';
 import { type Config, loadConfig } from '../../shared/config.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
 import { createKeyspace, type Keyspace } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createOrderStore, type OrderStore } from '../../shared/order-store.js';
 import { createStore, type Store } from '../../shared/store.js';
-import { createWorkerNode, type WorkerNode } from '../../workers/worker-node.js';
+import { createWorkerNode, type WorkerNode, type WorkerNodeDeps } from '../../workers/worker-node.js';
 import { redisNodes } from './cluster.js';
 
 /** A config for tests: fast steps, no random failures, its own namespace, silent logs. */
@@ -29,6 +30,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
+/** Optional hooks of a test's worker node (metrics, drain handling), as workers/main.ts wires them. */
+export type NodeHooks = Partial<Pick<WorkerNodeDeps, 'observer' | 'onHeartbeat' | 'onDrainRequested'>>;
+
 export interface TestSystem {
   config: Config;
   keyspace: Keyspace;
@@ -38,7 +42,7 @@ export interface TestSystem {
   backlog: BacklogMonitor;
   app: ReturnType<typeof createApp>;
   /** Starts a worker node in this process; closed by `close()`. */
-  startNode(env?: Partial<Config>): WorkerNode;
+  startNode(env?: Partial<Config>, hooks?: NodeHooks): WorkerNode;
   /** POST /orders with a JSON body; returns status and parsed body. */
   place(
     body: unknown,
@@ -76,7 +80,8 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const backlog = createBacklogMonitor({ store, keyspace, logger });
   const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
   const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
-  const app = createApp({ config, keyspace, store, orders, placement, logger });
+  const ops = createOperations({ config, keyspace, store, logger });
+  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
   const nodes: WorkerNode[] = [];
   const nodeStores: Store[] = [];
 
@@ -93,11 +98,11 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
     orders,
     backlog,
     app,
-    startNode(overrides = {}) {
+    startNode(overrides = {}, hooks = {}) {
       const nodeConfig = { ...config, NODE_ID: `node-${nodes.length + 1}`, ...overrides };
       const nodeStore = createStore(nodeConfig);
       nodeStores.push(nodeStore);
-      const node = createWorkerNode({ config: nodeConfig, store: nodeStore, logger });
+      const node = createWorkerNode({ config: nodeConfig, store: nodeStore, logger, ...hooks });
       nodes.push(node);
       node.start();
       return node;
@@ -127,6 +132,7 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
     async close() {
       await Promise.allSettled(nodes.map((node) => node.close()));
       await producer.close();
+      await ops.close();
       await Promise.allSettled([...nodeStores, store].map((s) => s.quit()));
     },
   };

@@ -1,0 +1,51 @@
+// What the API's operations surfaces need, built once per process: registry, queues, metrics, activity.
+import { Queue } from 'bullmq';
+import { type Activity, createActivity } from '../shared/activity.js';
+import type { Config } from '../shared/config.js';
+import type { Keyspace } from '../shared/keys.js';
+import type { Logger } from '../shared/logger.js';
+import { type ApiMetrics, createApiMetrics } from '../shared/metrics.js';
+import { createMetricsExchange, type MetricsExchange } from '../shared/metrics-exchange.js';
+import { createNodeRegistry, type NodeRegistry } from '../shared/node-registry.js';
+import type { Store } from '../shared/store.js';
+
+export interface Operations {
+  nodes: NodeRegistry;
+  /** One BullMQ Queue per shard, index = shard: for Bull Board and backlog counts. */
+  queues: readonly Queue[];
+  metrics: ApiMetrics;
+  activity: Activity;
+  exchange: MetricsExchange;
+  /** Flushes the last counts and closes the queues (not the store, which is the caller's). */
+  close(): Promise<void>;
+}
+
+export interface OperationsDeps {
+  config: Pick<Config, 'KEY_NAMESPACE' | 'HEARTBEAT_MS'>;
+  keyspace: Keyspace;
+  store: Store;
+  logger: Logger;
+}
+
+/** Builds the operations dependencies of the API; the queues share the store connection. */
+export function createOperations({ config, keyspace, store, logger }: OperationsDeps): Operations {
+  const activity = createActivity(store, config.KEY_NAMESPACE);
+  const queues = keyspace
+    .all()
+    .map((keys) => new Queue(keys.queueName, { connection: store, prefix: keys.queuePrefix }));
+
+  return {
+    nodes: createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS }),
+    queues,
+    metrics: createApiMetrics(),
+    activity,
+    exchange: createMetricsExchange(store, config.KEY_NAMESPACE),
+    async close() {
+      await activity.flush().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
+      const results = await Promise.allSettled(queues.map((queue) => queue.close()));
+      for (const result of results) {
+        if (result.status === 'rejected') logger.warn({ event: 'queue-close-failed', err: result.reason });
+      }
+    },
+  };
+}

@@ -1,0 +1,82 @@
+// Operations read-outs: GET /stats (JSON summary), /stats/history (chart series), /shards, /metrics.
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Keyspace } from '../../shared/keys.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Store } from '../../shared/store.js';
+import { createMetricsRenderer } from '../metrics.js';
+import type { Operations } from '../operations.js';
+import { HistoryQuerySchema, HistorySchema, ShardListSchema, StatsSchema } from '../ops-schemas.js';
+import { problemResponse, validationProblem } from '../problem.js';
+import { readShardMap } from '../shard-map.js';
+import { createStatsReader } from '../stats.js';
+
+export interface OpsRoutesDeps {
+  ops: Operations;
+  keyspace: Keyspace;
+  store: Store;
+  logger: Logger;
+}
+
+const json = (description: string, schema: z.ZodType) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+const statsRoute = createRoute({
+  method: 'get',
+  path: '/stats',
+  tags: ['operations'],
+  summary: 'Summary: order totals, rates over the last minute, backlog, nodes',
+  description:
+    'Order totals are cluster-wide store counters since the key namespace was first used: placements ' +
+    'counted by the API, completions and failures by the worker nodes. in_flight = placed - completed - failed.',
+  responses: { 200: json('the summary', StatsSchema) },
+});
+
+const historyRoute = createRoute({
+  method: 'get',
+  path: '/stats/history',
+  tags: ['operations'],
+  summary: 'Throughput and failure rate per 10-second bucket over the last minutes',
+  request: { query: HistoryQuerySchema },
+  responses: { 200: json('chart series', HistorySchema) },
+});
+
+const shardsRoute = createRoute({
+  method: 'get',
+  path: '/shards',
+  tags: ['operations'],
+  summary: "Each shard's slot, the store master owning it now (CLUSTER SLOTS) and its queue's backlog",
+  responses: { 200: json('every shard', ShardListSchema) },
+});
+
+const metricsRoute = createRoute({
+  method: 'get',
+  path: '/metrics',
+  tags: ['operations'],
+  summary: 'Prometheus text: the API and every live worker node (through the store)',
+  responses: {
+    200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
+  },
+});
+
+/** The operations read-outs; public, like /health: they show counts, never order contents. */
+export function createOpsRoutes({ ops, keyspace, store, logger }: OpsRoutesDeps) {
+  const stats = createStatsReader(ops);
+  const metrics = createMetricsRenderer(ops, logger);
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return problemResponse(c, validationProblem(result.error, result.target));
+    },
+  });
+
+  app.openapi(statsRoute, async (c) => c.json(await stats.summary(), 200));
+  app.openapi(historyRoute, async (c) => c.json(await stats.history(c.req.valid('query').minutes), 200));
+  app.openapi(shardsRoute, async (c) =>
+    c.json({ shards: await readShardMap(store, keyspace, ops.queues) }, 200),
+  );
+  app.openapi(metricsRoute, async (c) =>
+    c.text(await metrics.render(), 200, { 'Content-Type': metrics.contentType }),
+  );
+  return app;
+}

@@ -1,0 +1,113 @@
+// The admin pages in a real browser (Debian's Chromium through playwright-core), served on a socket.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type ServerType, serve } from '@hono/node-server';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMeteredNode } from '../support/metered-node.js';
+import { createTestSystem, type TestSystem } from '../support/system.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TOKEN = 'browser-test-admin-token';
+let system: TestSystem;
+let server: ServerType;
+let origin = '';
+let context: BrowserContext;
+let profile = '';
+/** Every console error, page error and request to another origin, over the whole file. */
+const problems: string[] = [];
+
+function watch(page: Page): Page {
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()} (${page.url()})`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message} (${page.url()})`));
+  return page;
+}
+
+// .ci/run installs Chromium; elsewhere (a Mac without it) the file is skipped with this reason.
+describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM})`, () => {
+  beforeAll(async () => {
+    system = createTestSystem({ ADMIN_TOKEN: TOKEN, HEARTBEAT_MS: '500', STEP_MS: '40' });
+    startMeteredNode(system, 'browser-node');
+    server = serve({ fetch: system.app.fetch, hostname: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const placed = await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => system.place({ user_id: `browser-ok-${i}` })),
+      ...Array.from({ length: 2 }, (_, i) => system.place({ user_id: `browser-bad-${i}#fail=processing` })),
+    ]);
+    await Promise.all(placed.map((p) => system.waitForTerminal(p.body.order_id)));
+
+    profile = mkdtempSync(path.join(tmpdir(), 'orderflow-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      httpCredentials: { username: 'admin', password: TOKEN },
+      viewport: { width: 1400, height: 1000 },
+    });
+    // Nothing may leave the machine: anything for another origin is recorded and refused.
+    await context.route(
+      (url) => url.origin !== origin,
+      (route) => {
+        problems.push(`external request: ${route.request().url()}`);
+        return route.abort();
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await system?.close();
+  });
+
+  it('Bull Board lists the 12 shard queues by readable name', async () => {
+    const page = watch(await context.newPage());
+    await page.goto(`${origin}/admin/queues`);
+    for (let shard = 0; shard < 12; shard++) {
+      const name = `shard ${String(shard).padStart(2, '0')} (steps-s${String(shard).padStart(2, '0')})`;
+      await expect.poll(() => page.getByText(name, { exact: true }).count(), { timeout: 15_000 }).toBe(1);
+    }
+    await page.close();
+  });
+
+  it('the dashboard shows the live node, the shards and a throughput chart with data', async () => {
+    const page = watch(await context.newPage());
+    await page.goto(`${origin}/dashboard`);
+    const nodeRow = page.locator('#nodes tbody tr', { hasText: 'browser-node' });
+    await expect.poll(() => nodeRow.count(), { timeout: 15_000 }).toBe(1);
+    expect(await nodeRow.textContent()).toMatch(/alive/);
+    await expect.poll(() => page.locator('#shards tbody tr').count(), { timeout: 15_000 }).toBe(12);
+    const chart = page.locator('#chart-throughput');
+    await expect
+      .poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 15_000 })
+      .toBeGreaterThan(0);
+    expect(await chart.locator('canvas').count()).toBe(1);
+    await expect.poll(() => page.locator('#t-placed').textContent(), { timeout: 15_000 }).toBe('10');
+    await expect.poll(() => page.locator('#failures tbody a').count(), { timeout: 15_000 }).toBe(2);
+
+    await page.locator('#failures tbody a').first().click();
+    await page.waitForURL(/\/dashboard\/orders\//);
+    expect(await page.locator('h1 .badge').textContent()).toBe('failed');
+    expect(await page.locator('#rollback tbody tr').count()).toBe(2);
+    await page.close();
+  });
+
+  it('made no external request and logged no console or page error', () => {
+    expect(problems).toEqual([]);
+  });
+});
