@@ -36,6 +36,12 @@ export function shardOfOrderId(orderId: string, shards: number): number | null {
   return shard < shards && String(shard) === match[1] ? shard : null;
 }
 
+/** The order id and step a step's job id names (the inverse of stepJobId). */
+export function parseStepJobId(jobId: string): { order_id: string; step: string } | null {
+  const dot = jobId.lastIndexOf('.');
+  return dot > 0 ? { order_id: jobId.slice(0, dot), step: jobId.slice(dot + 1) } : null;
+}
+
 /** The BullMQ job id of one step of an order (BullMQ refuses `:` in custom ids). */
 export function stepJobId(orderId: string, step: string): string {
   return `${orderId}.${step}`;

@@ -32,7 +32,7 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
   node.start();
   if (config.NODE_PORT > 0) {
     const probe = serve({
-      fetch: createNodeHealthApp(node).fetch,
+      fetch: createNodeHealthApp(node, telemetry.metrics.registry).fetch,
       hostname: config.HOST,
       port: config.NODE_PORT,
     });

@@ -36,15 +36,7 @@ export function createNodeTelemetry({ store, namespace, nodeId, heartbeatMs, log
     const end = order.completed_at ? Date.parse(order.completed_at) : Date.now();
     metrics.orderDuration.labels(outcome).observe(seconds(end - Date.parse(order.created_at)));
     activity.add(outcome === 'completed' ? 'orders_completed' : 'orders_failed');
-    if (outcome === 'completed') {
-      // The step processor logs `order-failed`; this is the matching last line of a completed order.
-      log.info({
-        event: 'order-completed',
-        order_id: order.order_id,
-        shard: order.shard,
-        duration_ms: end - Date.parse(order.created_at),
-      });
-    } else {
+    if (outcome === 'failed') {
       activity.noteFailure({
         order_id: order.order_id,
         user_id: order.user_id,

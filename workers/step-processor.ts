@@ -1,7 +1,7 @@
 // Runs one step of an order under its BullMQ lock, every record write fenced by that lock.
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { FailurePolicy } from '../shared/domain/failure-policy.js';
-import type { OrderRecord, StepName } from '../shared/domain/order.js';
+import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
 import {
   completeCompensation,
   completeStep,
@@ -137,8 +137,11 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       );
     }
 
+    // Every job of a chain is created at placement: a later step waited from its predecessor's end.
+    const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
+    const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
     current = await write(current, startStep(current.order, step, nodeId, now()));
-    observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp));
+    observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
     log.info({ event: 'step-started' });
     try {
       await sleep(deps.stepMs);
@@ -154,8 +157,12 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       throw error;
     }
     observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
-    if (current.order.status === 'completed') observer.orderFinished?.(current.order);
     log.info({ event: 'step-completed' });
+    if (current.order.status === 'completed') {
+      observer.orderFinished?.(current.order);
+      const durationMs = Date.parse(current.order.completed_at!) - Date.parse(current.order.created_at);
+      log.info({ event: 'order-completed', duration_ms: durationMs });
+    }
     return { step, outcome: 'completed' };
   };
 }

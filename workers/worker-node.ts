@@ -7,6 +7,7 @@ import { createKeyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { createNodeRegistry, type NodeStats } from '../shared/node-registry.js';
 import type { StepJobData } from '../shared/order-flow.js';
+import { parseStepJobId } from '../shared/order-id.js';
 import { createOrderStore } from '../shared/order-store.js';
 import { type Store, withTimeout } from '../shared/store.js';
 import { GatedWorker } from './gated-worker.js';
@@ -105,13 +106,20 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       if (error instanceof LockLostError) return;
       counters.failed++;
       const fields = { order_id: job?.data.order_id, shard: keys.shard, step: job?.data.step };
-      log.info({ event: 'job-failed', ...fields, reason: error.message });
+      log.info({ event: 'job-failed', ...fields, attempt: job?.attemptsStarted, reason: error.message });
     });
-    worker.on('stalled', (jobId: string) =>
-      log.warn({ event: 'step-stalled', shard: keys.shard, job_id: jobId }),
-    );
+    // This node's stalled check found a step whose node had died and put it back to run.
+    worker.on('stalled', (jobId: string) => {
+      counters.stalledRecovered++;
+      observer.stalledRecovered?.();
+      log.warn({ event: 'step-stalled', shard: keys.shard, job_id: jobId, ...parseStepJobId(jobId) });
+    });
     worker.on('lockRenewalFailed', (jobIds: string[]) =>
-      log.warn({ event: 'lock-renewal-failed', shard: keys.shard, job_ids: jobIds }),
+      log.warn({
+        event: 'lock-renewal-failed',
+        shard: keys.shard,
+        order_ids: jobIds.map((id) => parseStepJobId(id)?.order_id ?? id),
+      }),
     );
     worker.on('error', (error: Error) => log.error({ event: 'worker-error', shard: keys.shard, err: error }));
     return worker;

@@ -95,7 +95,11 @@ export function createPlacement({
 
   return {
     /** Stores the order and its chain, retrying store errors within the budget (same ids: safe). */
-    async placeOrder(request: OrderRequest, idempotencyKey?: string): Promise<Placement> {
+    async placeOrder(
+      request: OrderRequest,
+      idempotencyKey?: string,
+      context: { request_id?: string } = {},
+    ): Promise<Placement> {
       if (backlog && backlog.total > config.BACKLOG_LIMIT) throw new BacklogFullError(backlog.total, 1);
       const shard = shardOf(request.user_id, keyspace.shards);
       // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
@@ -108,7 +112,14 @@ export function createPlacement({
         } catch (error) {
           if (error instanceof IdempotencyConflictError || error instanceof StoreUnavailableError)
             throw error;
-          logger.warn({ event: 'placement-retry', attempt, err: error });
+          logger.warn({
+            event: 'placement-retry',
+            ...context,
+            order_id: candidateId,
+            shard,
+            attempt,
+            err: error,
+          });
           if (Date.now() + 100 >= deadline) {
             throw new StoreUnavailableError(
               'the store did not accept the order in time; retry with the same Idempotency-Key',

@@ -94,7 +94,7 @@ export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDe
   app.openapi(placeRoute, async (c) => {
     const request = c.req.valid('json');
     const key = c.req.valid('header')['idempotency-key'];
-    const placed = await placement.placeOrder(request, key);
+    const placed = await placement.placeOrder(request, key, { request_id: c.get('requestId') });
     const location = `/orders/${placed.order_id}`;
     c.header('Location', location);
     if (placed.replayed) c.header('Idempotent-Replayed', 'true');

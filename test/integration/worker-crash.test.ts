@@ -1,6 +1,7 @@
 // SIGKILLed worker nodes: another node resumes their steps and rollbacks, histories stay clean.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type OrderRecord, STEPS } from '../../shared/domain/order.js';
+import { createNodeRegistry } from '../../shared/node-registry.js';
 import { expectCleanHistory } from '../support/history.js';
 import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
@@ -107,7 +108,15 @@ describe('when a node is SIGKILLed in the middle of each step and of a rollback'
       ...finished.slice(0, 4).map((o, k) => Date.parse(o.steps[k]!.attempts[1]!.started_at)),
     );
     expect(resumedAt - killedAt).toBeLessThan(LOCK_MS + 2 * STALLED_INTERVAL_MS + 10_000);
-    await nodeB.waitForLog((l) => l.event === 'step-stalled');
+    const stalled = await nodeB.waitForLog((l) => l.event === 'step-stalled');
+    expect([...ids, rollback]).toContain(stalled.order_id);
+    // node-b put the 5 steps of the dead node back to run, and says so in the registry.
+    const registry = createNodeRegistry(system.store, system.config.KEY_NAMESPACE);
+    await waitFor(
+      async () => ((await registry.get('node-b'))?.stalled_recovered === 5 ? true : undefined),
+      5000,
+      'node-b to report 5 stalled steps recovered',
+    );
   }, 120_000);
 });
 
