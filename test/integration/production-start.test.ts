@@ -1,0 +1,218 @@
+// The image, without Docker: the Dockerfile's build and runtime steps run here in a temp dir, then the API
+// and a worker start with the image's and compose.yaml's commands and carry an order to completion.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { redisNodes } from '../support/cluster.js';
+import { freePort } from '../support/processes.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+const compose = parse(readFileSync(path.join(root, 'compose.yaml'), 'utf8'), { merge: true }) as {
+  services: Record<string, { command: string[] }>;
+};
+
+/** The Dockerfile's stages: instructions with continuation lines joined, heredoc bodies kept apart. */
+function readStages(text: string) {
+  const stages: Array<{ name: string; steps: Array<{ op: string; args: string; heredoc?: string }> }> = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!;
+    if (/^\s*(#|$)/.test(line)) continue;
+    while (line.endsWith('\\')) line = `${line.slice(0, -1)} ${lines[++i]!.trim()}`;
+    const [, op = '', args = ''] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
+    if (op === 'FROM') stages.push({ name: / AS (\w+)/i.exec(args)?.[1] ?? '', steps: [] });
+    const marker = /<<'?(\w+)'?/.exec(args);
+    let heredoc: string | undefined;
+    if (marker) {
+      const end = lines.indexOf(marker[1]!, i + 1);
+      heredoc = lines.slice(i + 1, end).join('\n');
+      i = end;
+    }
+    stages.at(-1)?.steps.push({ op, args, heredoc });
+  }
+  return Object.fromEntries(stages.map((s) => [s.name, s.steps]));
+}
+
+const stages = readStages(dockerfile);
+const build = stages.build ?? [];
+const runtime = stages.runtime ?? [];
+const imageCommand = JSON.parse(runtime.find((s) => s.op === 'CMD')?.args ?? '[]') as string[];
+const ms = (since: number) => Math.round(performance.now() - since);
+const timings: Record<string, number> = {};
+
+let work = '';
+let buildDir = '';
+let appDir = '';
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'orderflow-image-'));
+  buildDir = path.join(work, 'build');
+  appDir = path.join(work, 'app');
+  mkdirSync(buildDir);
+  mkdirSync(appDir);
+
+  // Build stage. Its `npm ci` installs what this checkout's node_modules already holds from the same lock
+  // file, so node_modules is linked instead; every other step runs as written.
+  let started = performance.now();
+  for (const step of build) {
+    if (step.op === 'COPY' && step.heredoc !== undefined) {
+      writeFileSync(path.join(buildDir, step.args.split(/\s+/).at(-1)!), step.heredoc);
+    } else if (step.op === 'COPY') {
+      const parts = step.args.split(/\s+/);
+      const target = path.join(buildDir, parts.at(-1)!);
+      for (const source of parts.slice(0, -1)) {
+        const into =
+          parts.at(-1)!.endsWith('/') || parts.length > 2 ? path.join(target, path.basename(source)) : target;
+        mkdirSync(path.dirname(into), { recursive: true });
+        cpSync(path.join(root, source), into, { recursive: true });
+      }
+    } else if (step.op === 'RUN' && step.args.startsWith('npm ci')) {
+      symlinkSync(path.join(root, 'node_modules'), path.join(buildDir, 'node_modules'), 'dir');
+    } else if (step.op === 'RUN') {
+      execFileSync('sh', ['-c', step.args], { cwd: buildDir, stdio: 'pipe' });
+    }
+  }
+  timings.build_stage_ms = ms(started);
+
+  // Runtime stage: the production install exactly as the image does it, against the npm cache here
+  // (`npm cache clean` is left out: it would empty this machine's shared cache).
+  started = performance.now();
+  const install = runtime.find((s) => s.op === 'RUN' && s.args.includes('npm ci --omit=dev'))!.args;
+  for (const file of ['package.json', 'package-lock.json'])
+    cpSync(path.join(root, file), path.join(appDir, file));
+  execFileSync('sh', ['-c', `${install.split('&&')[0]!.trim()} --prefer-offline`], {
+    cwd: appDir,
+    stdio: 'pipe',
+  });
+  timings.npm_ci_omit_dev_ms = ms(started);
+  cpSync(path.join(buildDir, 'dist'), path.join(appDir, 'dist'), { recursive: true });
+}, 180_000);
+
+const children = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  if (work) rmSync(work, { recursive: true, force: true });
+  process.stdout.write(`production start timings: ${JSON.stringify(timings)}\n`);
+});
+
+/** Runs `command` (argv[0] is `node`) in the app dir as the image would, with only `env`. */
+function start(command: string[], env: Record<string, string>) {
+  const [program, ...args] = command;
+  expect(program).toBe('node');
+  const child = spawn(process.execPath, args, {
+    cwd: appDir,
+    env: { PATH: process.env.PATH, NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+const ready = (url: string) => until(() => fetch(url).then((r) => (r.ok ? true : undefined)), `${url} ready`);
+
+describe('the production image, built and started without Docker', () => {
+  it('holds only production dependencies and every file the code reads beside its modules', () => {
+    // Not typescript: valibot (under @bull-board/api) declares it as a peer, so npm installs it anyway.
+    for (const dev of ['tsx', 'vitest', '@biomejs/biome', 'playwright-core']) {
+      expect(existsSync(path.join(appDir, 'node_modules', dev)), dev).toBe(false);
+    }
+    expect(existsSync(path.join(appDir, 'dist/package.json'))).toBe(true);
+    const assets = execFileSync('find', ['shared', 'server', 'workers', 'dashboards', '-type', 'f'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((file) => file && !/\.tsx?$/.test(file));
+    for (const asset of assets) expect(existsSync(path.join(appDir, 'dist', asset)), asset).toBe(true);
+  });
+
+  it('runs the API and a worker node with the image commands, completes an order, and stops both cleanly', async () => {
+    const [apiPort, nodePort] = [await freePort(), await freePort()];
+    const env = {
+      REDIS_NODES: redisNodes(),
+      KEY_NAMESPACE: `img${Date.now().toString(36)}`,
+      STEP_MS: '20',
+      STEP_FAILURE_RATE: '0',
+      ADMIN_TOKEN: 'production-start-token',
+    };
+    let started = performance.now();
+    const api = start(imageCommand, { ...env, HOST: '127.0.0.1', PORT: String(apiPort) });
+    const worker = start(compose.services.workers!.command, { ...env, NODE_PORT: String(nodePort) });
+    try {
+      await ready(`http://127.0.0.1:${apiPort}/ready`);
+      await ready(`http://127.0.0.1:${nodePort}/ready`);
+      timings.ready_ms = ms(started);
+
+      started = performance.now();
+      const placed = await fetch(`http://127.0.0.1:${apiPort}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: 'image-user', items: [{ sku: 'A-1', qty: 1 }] }),
+      });
+      expect(placed.status).toBe(202);
+      const location = placed.headers.get('location')!;
+      const done = await until(async () => {
+        const order = (await (await fetch(`http://127.0.0.1:${apiPort}${location}`)).json()) as {
+          status: string;
+        };
+        return order.status === 'completed' || order.status === 'failed' ? order : undefined;
+      }, 'order completion');
+      expect(done.status).toBe('completed');
+      timings.order_ms = ms(started);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\napi:\n${api.output()}\nworker:\n${worker.output()}`);
+    }
+
+    started = performance.now();
+    process.kill(api.child.pid!, 'SIGTERM');
+    process.kill(worker.child.pid!, 'SIGTERM');
+    expect(await api.exited).toBe(0);
+    expect(await worker.exited).toBe(0);
+    timings.stop_ms = ms(started);
+  }, 60_000);
+
+  it('runs the Dragonfly configurator from the compiled entry point and stops it on SIGTERM', async () => {
+    const command = compose.services['cluster-config']!.command;
+    const nodeArgs = command.flatMap((arg, i) =>
+      arg === '--node' || command[i - 1] === '--node' ? [] : [arg],
+    );
+    const configurator = start([...nodeArgs.slice(0, 3), '--node', 'df-1@127.0.0.1:1/1'], {});
+    await until(
+      async () => (configurator.output().includes('node-unreachable') ? true : undefined),
+      'a round',
+    );
+    process.kill(configurator.child.pid!, 'SIGTERM');
+    expect(await configurator.exited).toBe(0);
+  }, 30_000);
+});
