@@ -25,7 +25,9 @@ export const failoverScenario: Scenario = {
   async run(ctx) {
     const { quick, log } = ctx;
     const seconds = quick ? 10 : 30;
-    const stepMs = quick ? 200 : 500;
+    // Short steps: 30 s of placement (~12k orders) must drain within the wait below on 2 nodes x 50
+    // slots; with 500 ms steps it needed ~240 s and the scenario counted capacity as unfinished orders.
+    const stepMs = quick ? 50 : 100;
     const system = await startBenchSystem('failover', ctx);
     try {
       const ns = system.namespace('fail');

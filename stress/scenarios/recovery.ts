@@ -1,4 +1,5 @@
 // Recovery: SIGKILL a node holding 50 steps; how long until each of its steps runs again elsewhere.
+import { configSchema } from '../../shared/config.js';
 import { type BenchLog, type BenchSystem, startBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import type { Scenario } from '../harness/scenario.js';
@@ -6,6 +7,10 @@ import { readRecords } from '../harness/store-reads.js';
 import { waitUntil } from '../harness/wait.js';
 import { recoveryDelays } from '../order-timings.js';
 import { distribution } from '../report-math.js';
+
+// orderflow's own defaults, whatever they are tuned to: the scenario measures what users get.
+const ourConfig = configSchema.parse({});
+const OURS = { lockMs: ourConfig.LOCK_MS, stalledMs: ourConfig.STALLED_INTERVAL_MS };
 
 const HELD = 50;
 /** Steps far longer than any recovery, so the killed node's steps cannot have finished on their own. */
@@ -106,7 +111,7 @@ export const recoveryScenario: Scenario = {
     try {
       const ours: RoundResult[] = [];
       for (let round = 1; round <= rounds; round++) {
-        ours.push(await killRound(system, round, { lockMs: 10_000, stalledMs: 5000 }, log));
+        ours.push(await killRound(system, round, OURS, log));
       }
       const defaults = withDefaults
         ? await Promise.all(
@@ -134,7 +139,7 @@ export const recoveryScenario: Scenario = {
               'Per kill: seconds from SIGKILL to the start of the next attempt, over the steps the node held',
             columns: ['locks', 'round', 'resumed / held', 'first s', 'median s', 'worst s'],
             rows: [
-              ...ours.map((r) => rowOf('orderflow (LOCK_MS 10000, STALLED_INTERVAL_MS 5000)', r)),
+              ...ours.map((r) => rowOf(`orderflow defaults (${OURS.lockMs} / ${OURS.stalledMs})`, r)),
               ...defaults.map((r) => rowOf('BullMQ defaults (30000 / 30000)', r)),
             ],
           },
