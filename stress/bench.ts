@@ -1,5 +1,6 @@
 // `npm run bench [-- <scenario>...] [--quick]`: runs benchmark scenarios, writes JSON and RESULTS.md.
 import { cpus } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { saveResult } from './harness/results.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './harness/scenario.js';
@@ -32,7 +33,8 @@ const USAGE = `usage: npm run bench [-- <scenario>...] [--quick] [--skip-default
   --defaults-baseline       run that baseline even with --quick (it waits out 30 s locks: about two minutes)
   --log-level L             LOG_LEVEL of the processes started (default info, as deployed)
   --soak-step-ms MS         STEP_MS of the soak (default 1000)
-  --worker-entry FILE       run worker nodes from FILE instead of workers/main.ts (to measure a candidate change)`;
+  --worker-entry FILE       run worker nodes from FILE instead of workers/main.ts (to measure a candidate change)
+  --cpu-prof DIR            every process the bench starts writes a V8 CPU profile to DIR/<process>/ on exit`;
 
 const log = (message: string) =>
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
@@ -48,6 +50,7 @@ function parse(argv: string[]) {
       'log-level': { type: 'string', default: 'info' },
       'soak-step-ms': { type: 'string', default: '1000' },
       'worker-entry': { type: 'string', default: 'workers/main.ts' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -66,7 +69,8 @@ function parse(argv: string[]) {
   const logLevel = values['log-level']!;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'silent'].includes(logLevel))
     throw new Error(`--log-level ${logLevel}?`);
-  const flags = { defaultsBaseline, logLevel, soakStepMs, workerEntry: values['worker-entry']! };
+  const cpuProfDir = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
+  const flags = { defaultsBaseline, logLevel, soakStepMs, workerEntry: values['worker-entry']!, cpuProfDir };
   return { help: values.help === true, quick: values.quick === true, flags, chosen };
 }
 

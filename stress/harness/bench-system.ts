@@ -60,7 +60,7 @@ export async function startBenchSystem(
   // The logs of the last run of each scenario stay for a look after the fact; the cluster's data does not.
   const logDir = path.join(BENCH_DATA_ROOT, 'logs', scenario);
   rmSync(logDir, { recursive: true, force: true });
-  const processes = createProcessGroup(logDir);
+  const processes = createProcessGroup(logDir, { cpuProfDir: flags.cpuProfDir });
   let serial = 0;
 
   /** A fresh key namespace: each measurement starts from empty queues and records. */

@@ -25,7 +25,7 @@ export interface BenchProcess {
  * exit handler if the bench dies first, so a benchmark never leaves a process behind. Only the pids
  * this group spawned are ever signalled.
  */
-export function createProcessGroup(logDir: string) {
+export function createProcessGroup(logDir: string, { cpuProfDir }: { cpuProfDir?: string } = {}) {
   mkdirSync(logDir, { recursive: true });
   const children = new Set<BenchProcess>();
   const killLeftovers = () => {
@@ -36,7 +36,8 @@ export function createProcessGroup(logDir: string) {
   function spawnTsx(name: string, entry: string, env: Record<string, string>): BenchProcess {
     const logFile = path.join(logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
+    const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : [];
+    const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_PRETTY: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

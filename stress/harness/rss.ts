@@ -1,4 +1,4 @@
-// Resident memory of a process by pid, from /proc (Linux); and the growth of a sampled series.
+// Resident memory and CPU time of a process by pid, from /proc (Linux); and the growth of a sampled series.
 import { readFile } from 'node:fs/promises';
 import { linearSlope, median } from '../report-math.js';
 
@@ -42,4 +42,19 @@ export function growthAfterWarmup(samples: ReadonlyArray<[number, number]>, warm
     kept.map(([, v]) => v),
   );
   return { start, end, growth: end / start - 1, slope_per_min: slope };
+}
+
+/**
+ * CPU seconds (user + system) `pid` has used, from /proc/<pid>/stat; null when it is gone. Linux
+ * counts them in clock ticks of 1/100 s (USER_HZ, 100 on every mainstream build).
+ */
+export async function cpuSecondsOf(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may hold spaces, start after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }

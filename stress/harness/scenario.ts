@@ -49,6 +49,8 @@ export interface ScenarioContext {
     workerEntry: string;
     /** STEP_MS of the soak. */
     soakStepMs: number;
+    /** When set, every process started writes a CPU profile under this directory on exit. */
+    cpuProfDir?: string;
   };
 }
 

@@ -139,3 +139,42 @@ export async function shardMasters(cluster: LocalCluster, keyspace: Keyspace): P
     return owner?.port ?? -1;
   });
 }
+
+/** Calls and microseconds of one store command, summed over the masters. */
+export interface CommandCost {
+  calls: number;
+  usec: number;
+}
+
+/**
+ * INFO commandstats of the masters, summed per command (`evalsha`, `hmget`, …); a delta over a run
+ * shows where the store's time went. Scripts count under `evalsha`, whichever script it was.
+ */
+export async function mastersCommandStats(cluster: LocalCluster): Promise<Map<string, CommandCost>> {
+  const perMaster = await onMasters(cluster, (redis) => redis.info('commandstats'));
+  const total = new Map<string, CommandCost>();
+  for (const info of perMaster) {
+    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      const cost = total.get(match[1]!) ?? { calls: 0, usec: 0 };
+      cost.calls += Number(match[2]);
+      cost.usec += Number(match[3]);
+      total.set(match[1]!, cost);
+    }
+  }
+  return total;
+}
+
+/** What each command cost between two `mastersCommandStats` readings, costliest first. */
+export function commandCostDelta(
+  before: Map<string, CommandCost>,
+  after: Map<string, CommandCost>,
+): Array<{ command: string } & CommandCost> {
+  return [...after]
+    .map(([command, cost]) => ({
+      command,
+      calls: cost.calls - (before.get(command)?.calls ?? 0),
+      usec: cost.usec - (before.get(command)?.usec ?? 0),
+    }))
+    .filter((c) => c.calls > 0)
+    .sort((a, b) => b.usec - a.usec);
+}

@@ -8,7 +8,14 @@ import { startBenchSystem } from '../harness/bench-system.js';
 import { type DrainTiming, timeDrain } from '../harness/drain.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import type { Scenario } from '../harness/scenario.js';
-import { mastersCpuSeconds, readRecords, setQueuesPaused } from '../harness/store-reads.js';
+import {
+  type CommandCost,
+  commandCostDelta,
+  mastersCommandStats,
+  mastersCpuSeconds,
+  readRecords,
+  setQueuesPaused,
+} from '../harness/store-reads.js';
 
 const PROCESSES = 2;
 const STEPS = 4;
@@ -36,6 +43,35 @@ async function addChains(system: BenchSystem, ns: string, orders: number): Promi
 
 const ordersPerS = (jobsPerS: number | null) => (jobsPerS === null ? null : jobsPerS / STEPS);
 
+/** The store's cost of `drain`: masters' CPU and per-command calls and time over it. */
+async function measureStore(system: BenchSystem, drain: () => Promise<DrainTiming>) {
+  const [cpu, commands] = await Promise.all([
+    mastersCpuSeconds(system.cluster),
+    mastersCommandStats(system.cluster),
+  ]);
+  const timing = await drain();
+  const [cpuAfter, commandsAfter] = await Promise.all([
+    mastersCpuSeconds(system.cluster),
+    mastersCommandStats(system.cluster),
+  ]);
+  return { timing, storeMs: (cpuAfter - cpu) * 1000, commands: commandCostDelta(commands, commandsAfter) };
+}
+
+/** Rows of the costliest commands of either side, per order: calls and µs for each side. */
+function commandRows(
+  a: Array<{ command: string } & CommandCost>,
+  aOrders: number,
+  b: Array<{ command: string } & CommandCost>,
+  bOrders: number,
+): string[][] {
+  const names = [...new Set([...a.slice(0, 8), ...b.slice(0, 8)].map((c) => c.command))];
+  const cell = (list: typeof a, name: string, orders: number) => {
+    const cost = list.find((c) => c.command === name);
+    return cost ? [fixed(cost.calls / orders, 2), fixed(cost.usec / orders, 1)] : ['0', '0'];
+  };
+  return names.map((name) => [name, ...cell(a, name, aOrders), ...cell(b, name, bOrders)]);
+}
+
 /** Both systems work off the same number of four-step chains from paused queues, with equal processes. */
 export const pipelineScenario: Scenario = {
   name: 'pipeline',
@@ -57,9 +93,10 @@ export const pipelineScenario: Scenario = {
         placeLoad(api.url, { orders, concurrency: 50 }),
       ]);
       log(`orderflow: ${load.ids.length} orders placed on paused queues; resuming`);
-      const cpuA = await mastersCpuSeconds(system.cluster);
-      const of: DrainTiming = await timeDrain(system.store, ksA, load.ids.length * STEPS, timeoutMs);
-      const storeMsA = ((await mastersCpuSeconds(system.cluster)) - cpuA) * 1000;
+      const a = await measureStore(system, () =>
+        timeDrain(system.store, ksA, load.ids.length * STEPS, timeoutMs),
+      );
+      const { timing: of, storeMs: storeMsA } = a;
       const { orders: records } = await readRecords(system.store, ksA, load.ids);
       const completed = records.filter((o) => o.status === 'completed').length;
       await Promise.all([...nodes, api.process].map((p) => p.stop()));
@@ -75,9 +112,10 @@ export const pipelineScenario: Scenario = {
         { prefix: 'raw', entry: 'stress/baselines/raw-step-workers.ts' },
       );
       await addChains(system, nsB, load.ids.length);
-      const cpuB = await mastersCpuSeconds(system.cluster);
-      const base: DrainTiming = await timeDrain(system.store, ksB, load.ids.length * STEPS, timeoutMs);
-      const storeMsB = ((await mastersCpuSeconds(system.cluster)) - cpuB) * 1000;
+      const b = await measureStore(system, () =>
+        timeDrain(system.store, ksB, load.ids.length * STEPS, timeoutMs),
+      );
+      const { timing: base, storeMs: storeMsB } = b;
       await Promise.all(raw.map((p) => p.stop()));
       log(`raw BullMQ: ${fixed(ordersPerS(base.steady_jobs_per_s))} orders/s steady`);
 
@@ -114,6 +152,11 @@ export const pipelineScenario: Scenario = {
             ],
             rows: [row('orderflow worker nodes', of, storeMsA), row('raw BullMQ Workers', base, storeMsB)],
           },
+          {
+            title: 'Store commands per order over each drain (masters, INFO commandstats), costliest first',
+            columns: ['command', 'orderflow calls', 'orderflow µs', 'raw calls', 'raw µs'],
+            rows: commandRows(a.commands, of.done / STEPS, b.commands, base.done / STEPS),
+          },
         ],
         notes: [
           `Each side runs ${PROCESSES} processes with one Worker per shard queue (12); orderflow behind its node-wide gate of 50 slots, raw BullMQ with concurrency 50 per Worker.`,
@@ -128,6 +171,7 @@ export const pipelineScenario: Scenario = {
           baseline: base,
           completed,
           placement: load.report.placement,
+          commands: { orderflow: a.commands, baseline: b.commands },
         },
       };
     } finally {

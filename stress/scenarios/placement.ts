@@ -1,6 +1,7 @@
 // Placement: POST /orders at 50 connections against orderflow's API and a bare FlowProducer endpoint.
 import { startBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
+import { cpuSecondsOf } from '../harness/rss.js';
 import type { Scenario } from '../harness/scenario.js';
 import { median } from '../report-math.js';
 import type { StressReport } from '../stress-report.js';
@@ -15,9 +16,11 @@ interface Round {
   max: number;
   errors: number;
   non_2xx: number;
+  /** CPU the endpoint's process spent per answered request, ms. */
+  server_cpu_ms: number | null;
 }
 
-const roundOf = (target: Round['target'], r: StressReport): Round => ({
+const roundOf = (target: Round['target'], r: StressReport, cpuS: number | null): Round => ({
   target,
   requests_per_s: r.placement.requests_per_s,
   p50: r.placement.latency_ms.p50,
@@ -25,6 +28,7 @@ const roundOf = (target: Round['target'], r: StressReport): Round => ({
   max: r.placement.latency_ms.max,
   errors: r.placement.error_count,
   non_2xx: r.placement.non_2xx,
+  server_cpu_ms: cpuS === null || r.placement.answered === 0 ? null : (cpuS * 1000) / r.placement.answered,
 });
 
 /** POST /orders vs the bare endpoint, alternating A B B A so drift of a noisy machine hits both alike. */
@@ -39,6 +43,7 @@ export const placementScenario: Scenario = {
       const api = await system.startApi(system.namespace('place'));
       const bare = await system.startBareFlowServer(system.namespace('bare'));
       const urls = { orderflow: api.url, baseline: bare.url };
+      const pids = { orderflow: api.process.pid, baseline: bare.process.pid };
       const seconds = quick ? 3 : 10;
       for (const target of ['orderflow', 'baseline'] as const) {
         log(`warm-up ${target}`);
@@ -49,12 +54,15 @@ export const placementScenario: Scenario = {
         : ['orderflow', 'baseline', 'baseline', 'orderflow'];
       const rounds: Round[] = [];
       for (const target of order) {
+        const cpuBefore = await cpuSecondsOf(pids[target]);
         const { report } = await placeLoad(urls[target], {
           durationS: seconds,
           concurrency: CONNECTIONS,
           retries: 0,
         });
-        rounds.push(roundOf(target, report));
+        const cpuAfter = await cpuSecondsOf(pids[target]);
+        const cpuS = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+        rounds.push(roundOf(target, report, cpuS));
         log(
           `${target}: ${fixed(report.placement.requests_per_s)} req/s, p99 ${fixed(report.placement.latency_ms.p99)} ms`,
         );
@@ -64,6 +72,7 @@ export const placementScenario: Scenario = {
       const p99 = (t: Round['target']) => median(of(t).map((r) => r.p99));
       const errors = of('orderflow').reduce((a, r) => a + r.errors + r.non_2xx, 0);
       const ratio = rps('orderflow') / rps('baseline');
+      const cpuMs = (t: Round['target']) => median(of(t).map((r) => r.server_cpu_ms ?? Number.NaN));
       const met = ratio >= 0.85 && p99('orderflow') <= 25 && errors === 0;
       return {
         headline: {
@@ -77,7 +86,16 @@ export const placementScenario: Scenario = {
         tables: [
           {
             title: `Rounds of ${seconds} s each, in the order run`,
-            columns: ['target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx'],
+            columns: [
+              'target',
+              'req/s',
+              'p50 ms',
+              'p99 ms',
+              'max ms',
+              'errors',
+              'non-2xx',
+              'server CPU ms/req',
+            ],
             rows: rounds.map((r) => [
               r.target,
               fixed(r.requests_per_s),
@@ -86,6 +104,7 @@ export const placementScenario: Scenario = {
               fixed(r.max),
               String(r.errors),
               String(r.non_2xx),
+              fixed(r.server_cpu_ms, 2),
             ]),
           },
         ],
@@ -94,6 +113,7 @@ export const placementScenario: Scenario = {
           'orderflow runs as deployed (LOG_LEVEL info, WAIT_REPLICAS 1): validation, idempotency key, record and index in the same MULTI as the chain, WAIT for a replica, one request log line.',
           'The baseline parses the body and calls FlowProducer.add with the same chain, nothing else.',
           'Figures are the median of the rounds of each target.',
+          `Server CPU per request (the endpoint process's user + system time over a round): orderflow ${fixed(cpuMs('orderflow'), 2)} ms, baseline ${fixed(cpuMs('baseline'), 2)} ms. Each endpoint is one Node process, so its CPU per request bounds its rate: the steadier figure on a shared machine.`,
         ],
         data: { rounds, seconds, connections: CONNECTIONS },
       };
