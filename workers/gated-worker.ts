@@ -15,6 +15,8 @@ import type { NodeGate } from './node-gate.js';
  * otherwise it would wait for slots that only it can free, and with every Worker doing so the
  * node would stop. Holding one, it takes a free slot or reports no job, and BullMQ starts what it has.
  */
+const SLOT_HANDED_OVER = new Error('a slot passed to a fetched job; stop waiting for another');
+
 export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
   readonly #gate: NodeGate;
   /** Slots this Worker holds for jobs that BullMQ has not yet passed to processJob. */
@@ -34,7 +36,8 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
     const none = undefined as unknown as Job<D, R>;
     if (this.#unstarted > 0) {
       if (!this.#gate.tryAcquire()) return none;
-    } else {
+    } else if (!this.#gate.tryAcquire()) {
+      // Only a real wait gets an AbortController: most moves find a free slot at once.
       this.#waiting = new AbortController();
       const granted = await this.#gate.acquire(this.#waiting.signal);
       this.#waiting = undefined;
@@ -69,7 +72,8 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
       if (next) {
         // The slot passed to `next`, which BullMQ starts only once this Worker stops waiting.
         this.#unstarted++;
-        this.#waiting?.abort();
+        // A constant reason: abort() without one builds a DOMException with a stack every time.
+        this.#waiting?.abort(SLOT_HANDED_OVER);
       } else {
         this.#gate.release();
       }

@@ -36,6 +36,34 @@ export interface StepObserver {
   stalledRecovered?(): void;
 }
 
+/** A record taken from this node's cache was older than the store's: read it again and start over. */
+class StaleRecordError extends Error {}
+
+/**
+ * The records this node wrote last, by order id: the next step of an order usually runs on the node
+ * that completed the previous one (the slot passes to it), which then starts from the record it
+ * wrote instead of reading it back. Safe because every write is fenced by version: a stale copy
+ * makes the first write a conflict, and the run reads the record and starts over.
+ */
+function createRecentRecords(limit: number) {
+  const records = new Map<string, VersionedOrder>();
+  return {
+    /** Removes and returns the copy of `orderId`, if any. */
+    take(orderId: string): VersionedOrder | undefined {
+      const found = records.get(orderId);
+      if (found) records.delete(orderId);
+      return found;
+    },
+    remember(written: VersionedOrder): void {
+      const { order } = written;
+      records.delete(order.order_id);
+      if (order.status === 'completed' || order.status === 'failed') return;
+      records.set(order.order_id, written);
+      if (records.size > limit) records.delete(records.keys().next().value!);
+    },
+  };
+}
+
 export interface StepProcessorDeps {
   orders: OrderStore;
   nodeId: string;
@@ -47,6 +75,8 @@ export interface StepProcessorDeps {
   observer?: StepObserver;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
+  /** Records kept for the next step of the same order (0: always read from the store). */
+  recentRecords?: number;
 }
 
 export interface StepResult {
@@ -61,8 +91,22 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   const { orders, nodeId, observer = {} } = deps;
   const sleep = deps.sleep ?? defaultSleep;
   const now = deps.now ?? (() => new Date());
+  const recent = createRecentRecords(deps.recentRecords ?? 1000);
 
   return async function processStep(job: Job<StepJobData>, token?: string): Promise<StepResult> {
+    try {
+      return await runStep(job, token, true);
+    } catch (error) {
+      if (error instanceof StaleRecordError) return runStep(job, token, false);
+      throw error;
+    }
+  };
+
+  async function runStep(
+    job: Job<StepJobData>,
+    token: string | undefined,
+    useCache: boolean,
+  ): Promise<StepResult> {
     const { order_id, step } = job.data;
     const jobId = job.id!;
     const log = deps.logger.child({
@@ -74,9 +118,18 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     });
     if (!token) throw new Error('BullMQ passed no lock token');
 
+    let fromCache = false;
     const write = async (current: VersionedOrder, next: OrderRecord): Promise<VersionedOrder> => {
       const result = await orders.fencedWrite(jobId, token, current, next);
-      if (result.written) return result.written;
+      if (result.written) {
+        fromCache = false;
+        recent.remember(result.written);
+        return result.written;
+      }
+      if (fromCache && result.outcome === 'conflict') {
+        log.debug({ event: 'cached-record-stale' });
+        throw new StaleRecordError();
+      }
       observer.lockLost?.(step);
       log.warn(
         { event: 'lock-lost', outcome: result.outcome },
@@ -105,7 +158,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       return rollBack(failed);
     };
 
-    let current = await orders.read(order_id);
+    // A cached copy only for a step that would run: any other plan is decided on the stored record.
+    const cached = useCache ? recent.take(order_id) : undefined;
+    fromCache = cached !== undefined && planStep(cached.order, step).kind === 'run';
+    let current = fromCache ? cached : await orders.read(order_id);
     if (!current) throw new UnrecoverableError(`order ${order_id} has no record (expired or never stored)`);
     const plan = planStep(current.order, step);
     switch (plan.kind) {
@@ -164,5 +220,5 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       log.info({ event: 'order-completed', duration_ms: durationMs });
     }
     return { step, outcome: 'completed' };
-  };
+  }
 }

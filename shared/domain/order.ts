@@ -95,3 +95,21 @@ export function newOrder(orderId: string, shard: number, request: OrderRequest, 
     rollback: [],
   };
 }
+
+/**
+ * A deep copy of a record, for transitions to change without touching their input. Written out
+ * for the record's shape: structuredClone, general-purpose, was the costliest part of a step's
+ * own CPU at STEP_MS=0 (two clones per step).
+ */
+export function cloneOrder(order: OrderRecord): OrderRecord {
+  return {
+    ...order,
+    items: order.items.map((item) => ({ ...item })),
+    steps: order.steps.map((step) => ({
+      ...step,
+      attempts: step.attempts.map((attempt) => ({ ...attempt })),
+    })),
+    failure: order.failure ? { ...order.failure } : null,
+    rollback: order.rollback.map((entry) => ({ ...entry })),
+  };
+}

@@ -1,5 +1,6 @@
 // The order's state machine: each function returns the next record or throws; nothing here does I/O.
 import {
+  cloneOrder,
   isTerminal,
   type OrderRecord,
   type RollbackEntry,
@@ -52,7 +53,7 @@ export function planStep(order: OrderRecord, name: StepName): StepPlan {
 export function startStep(order: OrderRecord, name: StepName, nodeId: string, now: Date): OrderRecord {
   const plan = planStep(order, name);
   if (plan.kind !== 'run') throw new TransitionError(`cannot start ${name}: ${plan.kind}`);
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   const step = stepOf(next, name);
   for (const attempt of step.attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
   step.status = 'running';
@@ -77,7 +78,7 @@ function endAttempt(step: StepRecord, nodeId: string, now: Date, outcome: 'compl
 
 /** The running step succeeded; the last step completes the order. */
 export function completeStep(order: OrderRecord, name: StepName, nodeId: string, now: Date): OrderRecord {
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   const step = stepOf(next, name);
   endAttempt(step, nodeId, now, 'completed');
   step.status = 'completed';
@@ -95,7 +96,7 @@ export function completeStep(order: OrderRecord, name: StepName, nodeId: string,
 
 /** The running attempt hit an infrastructure error and will be retried. */
 export function erroredStep(order: OrderRecord, name: StepName, nodeId: string, now: Date): OrderRecord {
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   endAttempt(stepOf(next, name), nodeId, now, 'error');
   return next;
 }
@@ -113,7 +114,7 @@ export function failStep(
 ): OrderRecord {
   if (planStep(order, name).kind !== 'run')
     throw new TransitionError(`cannot fail ${name} of a ${order.status} order`);
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   const step = stepOf(next, name);
   const last = step.attempts.at(-1);
   if (last?.outcome === 'running' && last.node_id === nodeId) endAttempt(step, nodeId, now, 'failed');
@@ -146,7 +147,7 @@ export function startCompensation(
   if (order.status !== 'rolling_back' || stepOf(order, name).status !== 'completed') {
     throw new TransitionError(`cannot compensate ${name} of a ${order.status} order`);
   }
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   const entry: RollbackEntry = { step: name, started_at: iso(now), completed_at: null, node_id: nodeId };
   const open = next.rollback.findIndex((r) => r.step === name && r.completed_at === null);
   if (open === -1) next.rollback.push(entry);
@@ -156,7 +157,7 @@ export function startCompensation(
 
 /** Undoing `name` finished: the step is compensated. */
 export function completeCompensation(order: OrderRecord, name: StepName, now: Date): OrderRecord {
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   const entry = next.rollback.find((r) => r.step === name && r.completed_at === null);
   if (!entry) throw new TransitionError(`no compensation of ${name} is under way`);
   entry.completed_at = iso(now);
@@ -169,7 +170,7 @@ export function finishRollback(order: OrderRecord, now: Date): OrderRecord {
   if (order.status !== 'rolling_back' || pendingCompensations(order).length > 0) {
     throw new TransitionError(`rollback of ${order.order_id} is not finished`);
   }
-  const next = structuredClone(order);
+  const next = cloneOrder(order);
   next.status = 'failed';
   next.current_step = 'failed';
   next.completed_at = iso(now);

@@ -1,6 +1,6 @@
 // The order state machine (shared/domain/transitions.ts over the record of shared/domain/order.ts).
 import { describe, expect, it } from 'vitest';
-import { newOrder, type OrderRecord, STEPS, type StepName } from '../../shared/domain/order.js';
+import { cloneOrder, newOrder, type OrderRecord, STEPS, type StepName } from '../../shared/domain/order.js';
 import * as transitions from '../../shared/domain/transitions.js';
 import { TransitionError } from '../../shared/domain/transitions.js';
 
@@ -430,5 +430,25 @@ describe('when a step is failed by the crash limit or out of turn', () => {
     expect(() => failStep(completedThrough(4), 'processing', 'node-a', at(50), 'late')).toThrow(
       TransitionError,
     );
+  });
+});
+
+describe('cloneOrder', () => {
+  it('copies a record deeply: equal, and no object shared with the original', () => {
+    let order = transitions.startStep(placed(), 'scheduling', 'n', at(1));
+    order = { ...order, items: [{ sku: 'A-1', qty: 2 }] };
+    order = transitions.failStep(order, 'scheduling', 'n', at(2), 'boom');
+    const copy = cloneOrder(order);
+    expect(copy).toEqual(order);
+    const objects = (value: unknown, into = new Set<unknown>()): Set<unknown> => {
+      if (value !== null && typeof value === 'object') {
+        into.add(value);
+        for (const child of Object.values(value)) objects(child, into);
+      }
+      return into;
+    };
+    const originals = objects(order);
+    const shared = [...objects(copy)].filter((o) => originals.has(o));
+    expect(shared).toEqual([]);
   });
 });
