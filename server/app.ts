@@ -1,7 +1,6 @@
 // The API as a pure factory: every dependency comes in, nothing is opened or read at import.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { Config } from '../shared/config.js';
 import type { Keyspace } from '../shared/keys.js';
@@ -10,6 +9,7 @@ import type { OrderStore } from '../shared/order-store.js';
 import type { Store } from '../shared/store.js';
 import { mountAdminSurfaces } from './admin-surfaces.js';
 import { adminAuth } from './auth.js';
+import { limitBody } from './body-limit.js';
 import { countPlacements } from './metrics.js';
 import type { Operations } from './operations.js';
 import type { PlacementService } from './orders/place-order.js';
@@ -56,16 +56,14 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
   app.use(requestLog(logger));
   app.use(
     '/orders',
-    bodyLimit({
-      maxSize: config.MAX_BODY_BYTES,
-      onError: (c) =>
-        problemResponse(c, {
-          type: 'about:blank',
-          title: 'Content Too Large',
-          status: 413,
-          detail: `the body is over ${config.MAX_BODY_BYTES} bytes`,
-        }),
-    }),
+    limitBody(config.MAX_BODY_BYTES, (c) =>
+      problemResponse(c, {
+        type: 'about:blank',
+        title: 'Content Too Large',
+        status: 413,
+        detail: `the body is over ${config.MAX_BODY_BYTES} bytes`,
+      }),
+    ),
   );
   app.use('/orders', countPlacements(ops, logger));
   const admin = adminAuth({ token: config.ADMIN_TOKEN });

@@ -1,8 +1,22 @@
 // Order ids carry their shard (`<shard>-<ULID>`) so a lookup by id goes to one shard without an index.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ORDER_ID = /^(\d{1,4})-([0-9A-HJKMNP-TV-Z]{26})$/;
+
+// Random bytes drawn 4 KiB at a time: one call into OpenSSL per 256 ids rather than one per id
+// (measured: randomBytes(16) per id was ~2 % of the API's CPU at full placement load).
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+function random16(): Buffer {
+  if (poolAt + 16 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  poolAt += 16;
+  return pool.subarray(poolAt - 16, poolAt);
+}
 
 /** A ULID: 48-bit millisecond time then 80 random bits, Crockford base32, sorting by time. */
 export function ulid(now = Date.now()): string {
@@ -12,7 +26,7 @@ export function ulid(now = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const bytes = randomBytes(16);
+  const bytes = random16();
   let random = '';
   for (let i = 0; i < 16; i++) random += CROCKFORD[bytes[i]! % 32];
   return time + random;

@@ -15,6 +15,12 @@ export interface ReplicaConfirmationDeps {
   intervalMs?: number;
 }
 
+/** What one WAIT asked for (replicas online when it was sent, at most WAIT_REPLICAS) and got. */
+interface WaitReply {
+  wanted: number;
+  acked: number;
+}
+
 const address = (node: Redis) => `${node.options.host}:${node.options.port}`;
 
 /** Online replicas in the INFO replication text of a master. */
@@ -23,7 +29,12 @@ export function onlineReplicas(info: string): number {
 }
 
 /**
- * WAITs for min(WAIT_REPLICAS, online replicas of the shard's master). The replica count is read
+ * WAITs for min(WAIT_REPLICAS, online replicas of the shard's master), as a group commit: WAIT blocks
+ * the connection it is sent on (the one every placement to that master shares), so one WAIT per
+ * order serialised placements behind replica round trips. A confirmation arriving while a WAIT is
+ * in flight on its master joins the next WAIT, sent as soon as that one returns; it covers every
+ * write this connection made before it, so each caller's transaction (whose reply it already has) is
+ * covered. Under load one WAIT confirms many orders; alone, an order waits for one WAIT as before. The replica count is read
  * from each master's INFO replication in the background, not from CLUSTER SLOTS: Redis 7 leaves a
  * replica out of CLUSTER SLOTS until it has received data, so a fresh cluster looked replica-less.
  * A master that has no replica (say, just after a failover) is not waited on: there is nothing to wait for.
@@ -39,6 +50,41 @@ export function createReplicaConfirmation({
   const cluster = store as Cluster;
   let replicas = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
+  /** Per master: the WAIT on the wire, and the one that will follow it (shared by every joiner). */
+  const inFlight = new Map<string, Promise<WaitReply>>();
+  const following = new Map<string, Promise<WaitReply>>();
+
+  function sendWait(node: Redis, key: string): Promise<WaitReply> {
+    const wanted = Math.min(config.WAIT_REPLICAS, replicas.get(key) ?? 0);
+    const sent =
+      wanted === 0
+        ? Promise.resolve({ wanted, acked: 0 })
+        : node
+            .call('WAIT', wanted, config.WAIT_TIMEOUT_MS)
+            .then((acked) => ({ wanted, acked: Number(acked) }));
+    inFlight.set(key, sent);
+    const clear = () => {
+      if (inFlight.get(key) === sent) inFlight.delete(key);
+    };
+    sent.then(clear, clear);
+    return sent;
+  }
+
+  /** Replicas that acknowledged a WAIT sent after the caller's writes on `node`. */
+  function groupWait(node: Redis, key: string): Promise<WaitReply> {
+    const queued = following.get(key);
+    if (queued) return queued;
+    const current = inFlight.get(key);
+    if (!current) return sendWait(node, key);
+    const next = current
+      .catch(() => undefined)
+      .then(() => {
+        following.delete(key);
+        return sendWait(node, key);
+      });
+    following.set(key, next);
+    return next;
+  }
 
   async function sample(): Promise<void> {
     const masters = cluster.nodes('master');
@@ -58,10 +104,9 @@ export function createReplicaConfirmation({
       const node = master ? cluster.nodes('master').find((n) => address(n) === master) : undefined;
       if (!node) return;
       if (!replicas.has(master!)) await sample();
-      const wanted = Math.min(config.WAIT_REPLICAS, replicas.get(master!) ?? 0);
-      if (wanted === 0) return;
+      if (Math.min(config.WAIT_REPLICAS, replicas.get(master!) ?? 0) === 0) return;
       // The same connection that carried the MULTI: WAIT counts what this connection wrote.
-      const acked = Number(await node.call('WAIT', wanted, config.WAIT_TIMEOUT_MS));
+      const { wanted, acked } = await groupWait(node, master!);
       if (acked < wanted) {
         throw new StoreUnavailableError(
           `the order is stored on the primary but ${acked} of ${wanted} replicas confirmed it in time; ` +

@@ -102,6 +102,14 @@ describe('when the input is bad', () => {
       [system.place({ user_id: 'u', items: [{ sku: 'a', qty: 1.5 }] }), 400, /items\.0\.qty/],
       [system.place({ user_id: 'u', items: 'many' }), 400, /items/],
       [system.place({ user_id: 'u', customer_name: 'x'.repeat(20_000) }), 413, /over 16384 bytes/],
+      [
+        // Declared by Content-Length (as every HTTP client but a chunked one sends it): refused unread.
+        system.place(JSON.stringify({ user_id: 'u', customer_name: 'x'.repeat(20_000) }), {
+          'content-length': String(20_000 + 36),
+        }),
+        413,
+        /over 16384 bytes/,
+      ],
       [system.place({ user_id: 'u' }, { 'idempotency-key': 'has space' }), 400, /idempotency-key/],
       [system.place({ user_id: 'u' }, { 'content-type': 'text/plain' }), 415, /application\/json/],
       [system.get('/orders/not-an-id'), 400, /malformed order id/],
