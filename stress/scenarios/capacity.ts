@@ -73,7 +73,7 @@ export const capacityScenario: Scenario = {
         ],
         notes: [
           'Throughput is read from the order records: each step run counts by the fraction of it inside the window, so a wave of equally long steps ending at the window edge does not make the figure jump.',
-          'The window starts one step after the queues resume (every slot filled) and ends before the backlog can run out; failures are off so no slot spends time compensating.',
+          "Slots fill over one step (each slot's first order placed at an even rate, as steady arrivals spread them), then the backlog is placed; the window starts once both are done and ends before the backlog can run out; failures are off so no slot spends time compensating.",
           'Losses against the bound come from the time between a slot freeing and its next step starting, and from the record writes around each step.',
         ],
         data: { stepMs, windowMs, rows },

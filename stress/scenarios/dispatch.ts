@@ -34,11 +34,14 @@ export const dispatchScenario: Scenario = {
     const stepMs = quick ? 1000 : 5000;
     const system = await startBenchSystem('dispatch', ctx);
     try {
-      const backlog = await runSaturated(system, { nodes, stepMs, windowMs: quick ? 3000 : 20_000 }, log);
+      const windowMs = quick ? 3000 : 20_000;
+      const backlog = await runSaturated(system, { nodes, stepMs, windowMs }, log);
       const closed = await runSaturated(system, { nodes, stepMs, windowMs: 0, closedLoop: true }, log);
+      const burst = await runSaturated(system, { nodes, stepMs, windowMs, start: 'burst' }, log);
       const rows = [
         { load: 'backlog behind every slot', run: backlog },
         { load: 'one order per slot, no backlog', run: closed },
+        { load: 'backlog, every slot started at once', run: burst },
       ].map(({ load, run }) => ({
         load,
         gaps: distribution(run.gaps),
@@ -85,7 +88,8 @@ export const dispatchScenario: Scenario = {
         ],
         notes: [
           "A gap is the next step's first attempt start minus the previous step's completed_at, both written by the nodes (same machine clock): it holds BullMQ's move to completed, the parent's move to wait, the fetch, the gate and the record read and write of the start.",
-          'The headline is the backlog case: the system is saturated and work is waiting, as under real load.',
+          'The headline is the backlog case: the system is saturated and work is waiting, as under real load. Slots fill over one step (each first order placed at an even rate), as arrivals under steady load spread them.',
+          "The last row starts every slot in the same instant (backlog loaded on paused queues, then resumed): equally long steps then end in waves of one completion per slot, and a wave's last step waits for the store to serve the whole wave (three writes each: the step's completion, BullMQ's move, the next step's start). That wave never spreads, so it is the worst case after a mass resume, not the steady state.",
         ],
         data: { nodes, stepMs, rows, window: backlog.window },
       };
