@@ -55,18 +55,27 @@ export async function runSaturated(
   return options.start === 'burst' ? runBurst(system, options, log) : runSpread(system, options, log);
 }
 
+/** What both ways of starting share: slots, a fresh namespace, the nodes' environment. */
+function planRun(system: BenchSystem, options: SaturatedRunOptions) {
+  const concurrency = options.concurrency ?? 50;
+  const ns = system.namespace(`n${options.nodes}`);
+  return {
+    ...options,
+    concurrency,
+    slots: options.nodes * concurrency,
+    ns,
+    keyspace: system.keyspace(ns),
+    env: { STEP_MS: String(options.stepMs), STEP_FAILURE_RATE: '0', WORKER_CONCURRENCY: String(concurrency) },
+  };
+}
+
 async function runSpread(
   system: BenchSystem,
   options: SaturatedRunOptions,
   log: BenchLog,
 ): Promise<SaturatedRun> {
-  const { nodes, stepMs, windowMs } = options;
-  const concurrency = options.concurrency ?? 50;
-  const slots = nodes * concurrency;
-  const ns = system.namespace(`n${nodes}`);
-  const keyspace = system.keyspace(ns);
+  const { nodes, stepMs, windowMs, concurrency, slots, ns, keyspace, env } = planRun(system, options);
   const api = await system.startApi(ns);
-  const env = { STEP_MS: String(stepMs), STEP_FAILURE_RATE: '0', WORKER_CONCURRENCY: String(concurrency) };
   const spawned = Date.now();
   const children = await system.startNodes(ns, nodes, env, { prefix: `n${nodes}` });
   const startup_s = (Date.now() - spawned) / 1000;
@@ -139,16 +148,11 @@ async function runBurst(
   options: SaturatedRunOptions,
   log: BenchLog,
 ): Promise<SaturatedRun> {
-  const { nodes, stepMs, windowMs } = options;
-  const concurrency = options.concurrency ?? 50;
-  const slots = nodes * concurrency;
+  const { nodes, stepMs, windowMs, concurrency, slots, ns, keyspace, env } = planRun(system, options);
   const steps = windowMs / stepMs + 3;
   const orders = options.closedLoop ? slots : Math.ceil(((slots * steps) / 4) * 1.25) + slots;
-  const ns = system.namespace(`n${nodes}`);
-  const keyspace = system.keyspace(ns);
   await setQueuesPaused(system.store, keyspace, true);
   const api = await system.startApi(ns);
-  const env = { STEP_MS: String(stepMs), STEP_FAILURE_RATE: '0', WORKER_CONCURRENCY: String(concurrency) };
   const spawned = Date.now();
   const [children, load] = await Promise.all([
     system.startNodes(ns, nodes, env, { prefix: `n${nodes}` }).then((c) => ({ c, at: Date.now() })),

@@ -160,7 +160,7 @@ export const pipelineScenario: Scenario = {
         ],
         notes: [
           `Each side runs ${PROCESSES} processes with one Worker per shard queue (12); orderflow behind its node-wide gate of 50 slots, raw BullMQ with concurrency 50 per Worker.`,
-          'orderflow steps read the record and make two fenced writes each (start, complete) and log two lines; raw steps do nothing.',
+          "orderflow steps make two fenced writes each (start, complete), read the record only when the node has no copy of its own last write (an order's first step on that node), and log two lines; raw steps do nothing. Per step orderflow makes three round trips to the store (start, complete, BullMQ's move) where raw BullMQ makes one.",
           'The queues are paused while loading, so start-up and placement do not count; time runs from resume to the last completion.',
           "Masters' CPU (INFO cpu, user + sys) over each drain, per order: what each side costs the store; replicas spend about as much again applying it.",
           `orderflow records completed: ${completed} of ${load.ids.length}.`,

@@ -1,5 +1,5 @@
 // Fencing on the real cluster: a run whose BullMQ lock was taken away cannot write the order record.
-import { type Job, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFailurePolicy } from '../../shared/domain/failure-policy.js';
 import { createLogger } from '../../shared/logger.js';
@@ -9,22 +9,13 @@ import { createStepProcessor, LockLostError } from '../../workers/step-processor
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
-const workers: Worker[] = [];
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await system.close();
-});
+afterAll(() => system.close());
 
 /** Places an order and takes its first step by hand, as a worker node would: active, locked by `token`. */
 async function takeFirstStep(userId: string, token: string) {
   const placed = await system.place({ user_id: userId });
   const keys = system.keyspace.shard(placed.body.shard);
-  const worker = new Worker<StepJobData>(keys.queueName, null, {
-    connection: system.store,
-    prefix: keys.queuePrefix,
-    autorun: false,
-  });
-  workers.push(worker);
+  const worker = system.handWorker(placed.body.shard);
   const job = (await worker.getNextJob(token)) as Job<StepJobData>;
   expect(job.id).toBe(stepJobId(placed.body.order_id, 'scheduling'));
   return { orderId: placed.body.order_id as string, job, lockKey: keys.jobLock(job.id!) };

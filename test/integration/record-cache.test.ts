@@ -1,6 +1,6 @@
 // The worker's copy of the records it wrote: the next step of an order starts from it without a read,
 // and a stale copy (the record moved on elsewhere) costs a read, never a wrong decision or a lost run.
-import { type Job, Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createFailurePolicy } from '../../shared/domain/failure-policy.js';
 import { createLogger } from '../../shared/logger.js';
@@ -11,11 +11,7 @@ import { createStepProcessor } from '../../workers/step-processor.js';
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
-const workers: Worker[] = [];
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.close()));
-  await system.close();
-});
+afterAll(() => system.close());
 
 /** The order store with its reads counted. */
 function countingReads(): { orders: OrderStore; reads: () => number } {
@@ -45,14 +41,7 @@ function processorOn(nodeId: string, orders: OrderStore) {
 /** Places an order; returns a hand-driven Worker on its shard's queue. */
 async function placeWithWorker(userId: string) {
   const placed = await system.place({ user_id: userId });
-  const keys = system.keyspace.shard(placed.body.shard);
-  const worker = new Worker<StepJobData>(keys.queueName, null, {
-    connection: system.store,
-    prefix: keys.queuePrefix,
-    autorun: false,
-  });
-  workers.push(worker);
-  return { orderId: placed.body.order_id as string, worker };
+  return { orderId: placed.body.order_id as string, worker: system.handWorker(placed.body.shard) };
 }
 
 /** Takes the next job of the queue under `token`; it must be `step` of `orderId`. */

@@ -1,6 +1,7 @@
 // Builds orderflow in-process for integration tests: the app (driven by app.request) and worker nodes,
 // each test run under its own key namespace on the shared test cluster.
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'bullmq';
 import { createApp } from '../../server/app.js';
 import { createOperations } from '../../server/operations.js';
 import { type BacklogMonitor, createBacklogMonitor } from '../../server/orders/backlog.js';
@@ -11,6 +12,7 @@ import { type Config, loadConfig } from '../../shared/config.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
 import { createKeyspace, type Keyspace } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
+import type { StepJobData } from '../../shared/order-flow.js';
 import { createOrderStore, type OrderStore } from '../../shared/order-store.js';
 import { createStore, type Store } from '../../shared/store.js';
 import { createWorkerNode, type WorkerNode, type WorkerNodeDeps } from '../../workers/worker-node.js';
@@ -41,6 +43,8 @@ export interface TestSystem {
   /** Not sampling by itself: a test calls `sample()` so that what it sees is deterministic. */
   backlog: BacklogMonitor;
   app: ReturnType<typeof createApp>;
+  /** A BullMQ Worker without a processor on `shard`'s queue, for a test to take jobs by hand; closed by `close()`. */
+  handWorker(shard: number): Worker<StepJobData>;
   /** Starts a worker node in this process; closed by `close()`. */
   startNode(env?: Partial<Config>, hooks?: NodeHooks): WorkerNode;
   /** POST /orders with a JSON body; returns status and parsed body. */
@@ -83,6 +87,7 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const ops = createOperations({ config, keyspace, store, logger });
   const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
   const nodes: WorkerNode[] = [];
+  const handWorkers: Worker[] = [];
   const nodeStores: Store[] = [];
 
   const get = async (path: string) => {
@@ -129,7 +134,18 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
         `order ${orderId} to finish`,
       );
     },
+    handWorker(shard) {
+      const keys = keyspace.shard(shard);
+      const worker = new Worker<StepJobData>(keys.queueName, null, {
+        connection: store,
+        prefix: keys.queuePrefix,
+        autorun: false,
+      });
+      handWorkers.push(worker);
+      return worker;
+    },
     async close() {
+      await Promise.allSettled(handWorkers.map((worker) => worker.close()));
       await Promise.allSettled(nodes.map((node) => node.close()));
       await producer.close();
       await ops.close();
