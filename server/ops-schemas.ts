@@ -8,6 +8,10 @@ export const NodeSchema = z
     pid: z.number().int(),
     version: z.string(),
     concurrency: z.number().int().openapi({ description: 'slots: the most steps the node runs at once' }),
+    step_ms: z.number().int().openapi({ description: "how long the node's steps take (its STEP_MS)" }),
+    step_failure_rate: z
+      .number()
+      .openapi({ description: "chance that one of the node's steps fails (its STEP_FAILURE_RATE)" }),
     active: z.number().int().openapi({ description: 'steps in flight at the last heartbeat' }),
     processed: z.number().int(),
     failed: z.number().int(),

@@ -8,6 +8,9 @@ export interface NodeStats {
   pid: number;
   version: string;
   concurrency: number;
+  /** What the node's steps take and how often they fail (its STEP_MS and STEP_FAILURE_RATE). */
+  step_ms: number;
+  step_failure_rate: number;
   active: number;
   processed: number;
   failed: number;

@@ -1,4 +1,4 @@
-// The few API calls the stress tool makes besides placement: reachability, /stats, /nodes, one order.
+// The few API calls the stress tool makes besides placement: reachability, /nodes, one order.
 import type { OrderRecord } from '../shared/domain/order.js';
 
 /** The API did not answer; the message is the one line the CLI prints. */
@@ -13,6 +13,9 @@ export class ApiUnreachableError extends Error {
 export interface LiveNode {
   id: string;
   concurrency: number;
+  /** The node's STEP_MS and STEP_FAILURE_RATE (absent from an API older than these fields). */
+  step_ms?: number;
+  step_failure_rate?: number;
   active?: number;
   processed?: number;
 }
@@ -48,38 +51,6 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
     return { status: res.status, body: text ? JSON.parse(text) : null };
   } catch {
     return { status: res.status, body: null };
-  }
-}
-
-/**
- * The first numeric field named one of `names` at the top of GET /stats or in its `config`,
- * `settings` or `parameters` object. Deliberately not deeper: `last_minute.step_failure_rate` is the
- * observed rate, which a report must compare against the configured one, not take for it.
- */
-function configNumber(body: unknown, names: readonly string[]): number | undefined {
-  if (!body || typeof body !== 'object') return undefined;
-  const root = body as Record<string, unknown>;
-  for (const section of [root, root.config, root.settings, root.parameters]) {
-    if (!section || typeof section !== 'object') continue;
-    for (const name of names) {
-      const value = (section as Record<string, unknown>)[name];
-      if (typeof value === 'number' && Number.isFinite(value)) return value;
-    }
-  }
-  return undefined;
-}
-
-/** STEP_MS and STEP_FAILURE_RATE as GET /stats reports them; each undefined when it does not. */
-export async function readSystemParameters(url: string): Promise<{ stepMs?: number; failureRate?: number }> {
-  try {
-    const { status, body } = await getJson(`${url}/stats`);
-    if (status !== 200) return {};
-    return {
-      stepMs: configNumber(body, ['step_ms', 'STEP_MS', 'stepMs']),
-      failureRate: configNumber(body, ['step_failure_rate', 'STEP_FAILURE_RATE', 'stepFailureRate']),
-    };
-  } catch {
-    return {};
   }
 }
 

@@ -23,8 +23,8 @@ export const USAGE = `usage: npm run stress -- [--orders N] [--concurrency C] [-
   --track                 follow every placed order to completed/failed and report end-to-end figures
   --poll-concurrency P    GET /orders/:id in flight at once while tracking (default 8)
   --track-timeout S       stop tracking after S seconds; unfinished orders count as stuck (default: auto)
-  --step-ms MS            STEP_MS of the system (default: from GET /stats, else 5000)
-  --failure-rate P        STEP_FAILURE_RATE of the system (default: from GET /stats, else 0.05)
+  --step-ms MS            STEP_MS of the system (default: the live nodes' (GET /nodes), else 5000)
+  --failure-rate P        STEP_FAILURE_RATE of the system (default: the live nodes', else 0.05)
   --nodes N               live worker nodes, when GET /nodes is not available
   --worker-concurrency C  steps per node, when GET /nodes is not available (default 50)
   --retries N             retries of a 503/429 with the same Idempotency-Key (default 5)

@@ -18,7 +18,7 @@ export interface StressOptions {
   pollConcurrency: number;
   /** Tracking deadline after placement ended; unset: derived from capacity and backlog. */
   trackTimeoutS?: number;
-  /** The system's STEP_MS and STEP_FAILURE_RATE; unset: GET /stats, then 5000 and 0.05. */
+  /** The system's STEP_MS and STEP_FAILURE_RATE; unset: the live nodes' (GET /nodes), then 5000 and 0.05. */
   stepMs?: number;
   failureRate?: number;
   /** Capacity inputs when GET /nodes is not available. */

@@ -136,6 +136,8 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     pid: process.pid,
     version: deps.version ?? 'unknown',
     concurrency: config.WORKER_CONCURRENCY,
+    step_ms: config.STEP_MS,
+    step_failure_rate: config.STEP_FAILURE_RATE,
     active: gate.inUse,
     processed: counters.processed,
     failed: counters.failed,

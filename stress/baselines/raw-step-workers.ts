@@ -41,6 +41,8 @@ runMain('raw-step-workers', async ({ onShutdown }) => {
         pid: process.pid,
         version: 'raw-bullmq',
         concurrency: config.WORKER_CONCURRENCY,
+        step_ms: 0, // no-op steps that never fail
+        step_failure_rate: 0,
         active: 0,
         processed,
         failed: 0,

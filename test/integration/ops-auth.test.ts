@@ -19,6 +19,8 @@ async function registerFakeNode(id: string): Promise<void> {
     pid: 1,
     version: 'test',
     concurrency: 1,
+    step_ms: 30,
+    step_failure_rate: 0,
     active: 0,
     processed: 0,
     failed: 0,

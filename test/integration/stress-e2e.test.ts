@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStress } from '../../stress/run-stress.js';
+import { stressOptions } from '../../stress/stress-options.js';
 import type { StressReport } from '../../stress/stress-report.js';
+import { resolveSystemParameters } from '../../stress/system-parameters.js';
 import { createTestSystem, type TestSystem } from '../support/system.js';
 
 const ORDERS = 60;
@@ -13,6 +15,7 @@ describe('a stress run against a live API with one worker node', () => {
   let system: TestSystem;
   let server: ServerType;
   let report: StressReport;
+  let url: string;
 
   beforeAll(async () => {
     // Failures at 10 % so that some orders roll back; the assertions hold for any draw.
@@ -23,8 +26,9 @@ describe('a stress run against a live API with one worker node', () => {
         resolve(info.port),
       );
     });
+    url = `http://127.0.0.1:${port}`;
     report = await runStress({
-      url: `http://127.0.0.1:${port}`,
+      url,
       orders: ORDERS,
       concurrency: 6,
       users: 12,
@@ -86,5 +90,18 @@ describe('a stress run against a live API with one worker node', () => {
     if (s.nodes !== null && s.nodes > 0) {
       expect(s.capacity_steps_per_s).toBeCloseTo((s.nodes * s.worker_concurrency! * 1000) / STEP_MS, 6);
     }
+  });
+
+  it("without flags, takes STEP_MS, the failure rate and capacity from the live node's heartbeat", async () => {
+    const s = await resolveSystemParameters(stressOptions({ url }));
+    expect(s).toMatchObject({
+      step_ms: STEP_MS,
+      step_ms_source: 'api',
+      failure_rate: 0.1,
+      failure_rate_source: 'api',
+      nodes: 1,
+      worker_concurrency: system.config.WORKER_CONCURRENCY,
+      nodes_source: 'api',
+    });
   });
 });
