@@ -12,6 +12,7 @@ import {
   findFreeBasePort,
   findRedisBinaries,
   isRedisProcess,
+  killNodeSync,
   readPid,
   spawnNode,
   terminate,
@@ -45,6 +46,8 @@ export interface LocalCluster {
   pids(): Promise<number[]>;
   status(): Promise<ClusterStatus>;
   stop(): Promise<void>;
+  /** SIGKILLs every node from its pid file, synchronously: for an exit handler, when stop() cannot run. */
+  killSync(): void;
   killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
   startNode(port: number): Promise<void>;
 }
@@ -98,6 +101,9 @@ export function attachLocalCluster(opts: { ports: number[]; dir: string; log?: C
       await terminate(running);
       await rm(dir, { recursive: true, force: true });
       log('redis cluster stopped', { ports, pids: running, dir });
+    },
+    killSync() {
+      for (const port of ports) killNodeSync(dir, port);
     },
     async killNode(port, signal = 'SIGKILL') {
       const pid = await livePid(port);

@@ -1,6 +1,6 @@
 // One local redis-server process: its binary, config file, pid file, signals and ports.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -105,6 +105,23 @@ export async function readPid(clusterDir: string, port: number): Promise<number 
   } catch {
     return null;
   }
+}
+
+/**
+ * SIGKILLs the redis-server of `port` from its pid file, synchronously: for exit handlers, which
+ * cannot await. A pid the OS has reused for another program is left alone, as in isRedisProcess.
+ */
+export function killNodeSync(clusterDir: string, port: number): void {
+  try {
+    const pid = Number.parseInt(readFileSync(pidPath(clusterDir, port), 'utf8'), 10);
+    let redis: boolean;
+    try {
+      redis = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis');
+    } catch {
+      redis = process.platform !== 'linux';
+    }
+    if (redis) process.kill(pid, 'SIGKILL');
+  } catch {}
 }
 
 /**

@@ -1,5 +1,5 @@
 // Vitest global setup: one local Redis Cluster for the whole run, unless REDIS_NODES already names one.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -32,12 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // If vitest exits without running the teardown, do not leave six redis-servers behind. The pid
   // files are read at exit, not now, because a failover test may have restarted a node since.
   const killOnExit = () => {
-    for (const port of cluster.ports) {
-      try {
-        const pid = Number(readFileSync(path.join(cluster.dir, String(port), 'redis.pid'), 'utf8'));
-        if (isRedisSync(pid)) process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
+    cluster.killSync();
     rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
@@ -48,13 +43,4 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await cluster.stop();
     await rm(root, { recursive: true, force: true });
   };
-}
-
-// An exit handler cannot await, hence a sync twin of isRedisProcess (a reused pid is not ours).
-function isRedisSync(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis');
-  } catch {
-    return process.platform !== 'linux';
-  }
 }

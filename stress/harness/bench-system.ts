@@ -1,6 +1,6 @@
 // A benchmark's own system: a dedicated local cluster on free ports, and API / worker / baseline processes.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
 import { loadConfig } from '../../shared/config.js';
@@ -15,20 +15,6 @@ export type BenchLog = (message: string) => void;
 
 /** Where benchmarks keep their clusters' data (removed after each) and their processes' logs. */
 export const BENCH_DATA_ROOT = path.join(REPO_ROOT, '.data', 'bench');
-
-/**
- * Kills the cluster's redis-servers from their pid files, synchronously: an exit handler cannot await,
- * and a bench stopped by Ctrl-C must not leave six redis-servers behind. A reused pid is left alone.
- */
-function killClusterSync(cluster: LocalCluster): void {
-  for (const port of cluster.ports) {
-    try {
-      const pid = Number(readFileSync(path.join(cluster.dir, String(port), 'redis.pid'), 'utf8'));
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis')) process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-  rmSync(cluster.dir, { recursive: true, force: true });
-}
 
 /** A spawned API and the URL it answers on. */
 export interface BenchApi {
@@ -51,7 +37,11 @@ export async function startBenchSystem(
     dir: path.join(BENCH_DATA_ROOT, 'clusters'),
   });
   log(`cluster ${cluster.seeds.split(',')[0]}… ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const killOnExit = () => killClusterSync(cluster);
+  // A bench stopped by Ctrl-C must not leave six redis-servers behind.
+  const killOnExit = () => {
+    cluster.killSync();
+    rmSync(cluster.dir, { recursive: true, force: true });
+  };
   process.once('exit', killOnExit);
   const baseEnv = { REDIS_NODES: cluster.seeds, LOG_LEVEL: flags.logLevel };
   const config = loadConfig({ REDIS_NODES: cluster.seeds });
