@@ -1,6 +1,6 @@
 // Waiting in benchmarks: for a free port, and for a condition with a deadline.
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isPortFree } from '../../scripts/redis-process.js';
 
 // Ports already given out by this process: processes started side by side must not get the same one
 // before the first has bound it.
@@ -11,12 +11,7 @@ export async function freePortFrom(from: number): Promise<number> {
   for (let port = from; port < from + 500; port++) {
     if (handedOut.has(port)) continue;
     handedOut.add(port); // reserved before the probe awaits, so a concurrent call skips it
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
+    if (await isPortFree(port)) return port;
     handedOut.delete(port);
   }
   throw new Error(`no free port in ${from}-${from + 499}`);
