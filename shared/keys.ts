@@ -11,6 +11,8 @@ export interface ShardKeys {
   queuePrefix: string;
   /** Unique per shard so Bull Board and metrics can tell the queues apart. */
   queueName: string;
+  /** A key of the shard's BullMQ queue: `<queuePrefix>:<queueName>:<suffix>` (`wait`, a job id, …). */
+  queueKey(suffix: string): string;
   order(orderId: string): string;
   userIndex(userId: string): string;
   idempotency(userId: string, key: string): string;
@@ -26,15 +28,17 @@ export function shardKeys(shard: number, shards: number, namespace = 'of'): Shar
   if (tag === undefined) throw new RangeError(`shard ${shard} is outside 0..${shards - 1}`);
   const base = `${namespace}:{${tag}}`;
   const queueName = `steps-s${String(shard).padStart(2, '0')}`;
+  const queueKey = (suffix: string) => `${base}:${queueName}:${suffix}`;
   return {
     shard,
     tag,
     queuePrefix: base,
     queueName,
+    queueKey,
     order: (orderId) => `${base}:order:${orderId}`,
     userIndex: (userId) => `${base}:user:${segment(userId)}`,
     idempotency: (userId, key) => `${base}:idem:${segment(userId)}:${segment(key)}`,
-    jobLock: (jobId) => `${base}:${queueName}:${jobId}:lock`,
+    jobLock: (jobId) => queueKey(`${jobId}:lock`),
   };
 }
 

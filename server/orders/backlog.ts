@@ -14,7 +14,7 @@ export interface BacklogOptions {
 
 /** Waiting steps per shard (the BullMQ `wait` list: ready to run, not yet running). */
 export async function readBacklog(store: Store, keyspace: Keyspace): Promise<number[]> {
-  return Promise.all(keyspace.all().map((keys) => store.llen(`${keys.queuePrefix}:${keys.queueName}:wait`)));
+  return Promise.all(keyspace.all().map((keys) => store.llen(keys.queueKey('wait'))));
 }
 
 /** Samples the backlog every `intervalMs` until stopped. */

@@ -41,24 +41,15 @@ export async function readRecords(
   return { orders, missing };
 }
 
-const queueKey = (keyspace: Keyspace, shard: number, suffix: string) => {
-  const keys = keyspace.shard(shard);
-  return `${keys.queuePrefix}:${keys.queueName}:${suffix}`;
-};
-
 /** Jobs in every shard's completed set (kept up to 10,000 per queue, an hour: enough for a benchmark). */
 export async function completedJobs(store: Store, keyspace: Keyspace): Promise<number> {
-  const counts = await Promise.all(
-    keyspace.all().map((k) => store.zcard(queueKey(keyspace, k.shard, 'completed'))),
-  );
+  const counts = await Promise.all(keyspace.all().map((k) => store.zcard(k.queueKey('completed'))));
   return counts.reduce((a, b) => a + b, 0);
 }
 
 /** Steps waiting to run over every shard (the wait lists, as the API's backlog counts them). */
 export async function waitingSteps(store: Store, keyspace: Keyspace): Promise<number> {
-  const counts = await Promise.all(
-    keyspace.all().map((k) => store.llen(queueKey(keyspace, k.shard, 'wait'))),
-  );
+  const counts = await Promise.all(keyspace.all().map((k) => store.llen(k.queueKey('wait'))));
   return counts.reduce((a, b) => a + b, 0);
 }
 

@@ -57,14 +57,10 @@ export const memoryScenario: Scenario = {
         keysOf(o).idempotency(o.user_id, `stress-${runId}-${seqOf.get(o.order_id)}`),
       );
       const jobs = await Promise.all(
-        STEPS.map((step) =>
-          part((o) => `${keysOf(o).queuePrefix}:${keysOf(o).queueName}:${stepJobId(o.order_id, step)}`),
-        ),
+        STEPS.map((step) => part((o) => keysOf(o).queueKey(stepJobId(o.order_id, step)))),
       );
       const index = await part((o) => keysOf(o).userIndex(o.user_id));
-      const streams = await Promise.all(
-        keyspace.all().map((k) => usage(system.store, `${k.queuePrefix}:${k.queueName}:events`)),
-      );
+      const streams = await Promise.all(keyspace.all().map((k) => usage(system.store, k.queueKey('events'))));
       const eventsPerOrder = streams.reduce((a, b) => a + b, 0) / load.ids.length;
       const usersPerIndex = load.ids.length / 1000;
       const perOrder = (after.used - before.used) / load.ids.length;

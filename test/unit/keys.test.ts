@@ -37,6 +37,7 @@ describe('when the keys of one shard are named', () => {
   it('builds the lock key the way BullMQ does, under the queue prefix', () => {
     const keys = shardKeys(3, SHARDS);
     expect(keys.jobLock('j1')).toBe(`${keys.queuePrefix}:${keys.queueName}:j1:lock`);
+    expect(keys.queueKey('wait')).toBe(`${keys.queuePrefix}:${keys.queueName}:wait`);
     expect(keys.queuePrefix).toBe(`of:{${keys.tag}}`);
   });
 
