@@ -1,7 +1,7 @@
 // Retries of refused placements (503, 429): same body, same Idempotency-Key, after Retry-After.
 import type { OrderRequestText } from './order-source.js';
 import type { Ack } from './placement.js';
-import { retryAfterSeconds } from './placement.js';
+import { orderIdOf, retryAfterSeconds } from './placement.js';
 
 export interface RetrierOptions {
   url: string;
@@ -106,7 +106,7 @@ export function createRetrier({
         continue;
       }
       if (answer.status === 202) {
-        const orderId = /"order_id":"([^"]+)"/.exec(answer.body)?.[1];
+        const orderId = orderIdOf(answer.body);
         if (!orderId) return giveUp('202 without order_id');
         stats.placed++;
         onAck({ orderId, seq: request.seq, at: Date.now(), retried: true });
