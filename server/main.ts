@@ -4,7 +4,7 @@ import { loadConfig } from '../shared/config.js';
 import { createKeyspace } from '../shared/keys.js';
 import { createLogger } from '../shared/logger.js';
 import { createOrderStore } from '../shared/order-store.js';
-import { runMain } from '../shared/process.js';
+import { runMain, tellSupervisor } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createApp } from './app.js';
 import { createOperations } from './operations.js';
@@ -27,9 +27,11 @@ runMain('api', async ({ onShutdown }) => {
   const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
   const ops = createOperations({ config, keyspace, store, logger });
   const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
-  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) =>
-    logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` }),
-  );
+  const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
+    logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` });
+    // With PORT=0 the port is known only now; `npm start` prints its URLs from this.
+    tellSupervisor({ event: 'listening', port: info.port });
+  });
   onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   onShutdown('backlog and replica monitors', () => {
     backlog.stop();

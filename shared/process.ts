@@ -11,10 +11,36 @@ export interface ProcessControl {
   shutdown(reason: string): Promise<void>;
 }
 
+/** The signal count at which a process stops waiting for its shutdown and exits at once. */
+export const FORCE_EXIT_SIGNALS = 3;
+
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
+type StopSignal = keyof typeof SIGNAL_NUMBERS;
+
+/** The conventional exit code of a process that ends because of `signal` (128 + its number). */
+export const exitCodeOf = (signal: StopSignal) => 128 + SIGNAL_NUMBERS[signal];
+
+/**
+ * Calls `handle` for every SIGTERM and SIGINT with the running count of both. A supervisor, a
+ * terminal or npm often deliver one stop twice (the process group's signal and a forwarded one),
+ * so the handler must treat the second as joining the first: `process.once` would let the second
+ * kill the process mid-shutdown with the default action.
+ */
+export function onStopSignals(handle: (signal: StopSignal, count: number) => void): void {
+  let count = 0;
+  for (const signal of Object.keys(SIGNAL_NUMBERS) as StopSignal[]) {
+    process.on(signal, () => handle(signal, ++count));
+  }
+}
+
 /**
  * Runs `setup`, then waits for SIGTERM/SIGINT (or `shutdown()`) and runs the shutdown steps,
  * exiting 0 when they all finished and 1 when one failed or they overran `graceMs`.
- * A configuration error stops the process with one line naming the variable.
+ * A second signal joins the shutdown under way; the third (FORCE_EXIT_SIGNALS) exits at once with
+ * 128 + the signal's number, the deliberate way out of a shutdown that hangs. A process started
+ * with an IPC channel (by `npm start`'s supervisor) also shuts down when that channel closes, so
+ * it never outlives a supervisor that was SIGKILLed. A configuration error stops the process with
+ * one line naming the variable.
  */
 export function runMain(
   service: string,
@@ -30,6 +56,7 @@ export function runMain(
       logger?.info({ event: 'shutdown', reason });
       const timer = setTimeout(() => {
         logger?.error({ event: 'shutdown-timeout', grace_ms: graceMs });
+        logger?.flush();
         process.exit(1);
       }, graceMs);
       timer.unref();
@@ -49,8 +76,20 @@ export function runMain(
     return stopping;
   };
 
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  onStopSignals((signal, count) => {
+    if (count >= FORCE_EXIT_SIGNALS) {
+      logger?.warn({ event: 'forced-exit', signal, signals: count });
+      logger?.flush();
+      process.exit(exitCodeOf(signal));
+    }
+    if (stopping) logger?.info({ event: 'shutdown-already-running', signal, signals: count });
+    void shutdown(signal);
+  });
+  if (process.channel) {
+    // The channel must not keep the process alive by itself; it only reports the supervisor's death.
+    process.channel.unref();
+    process.once('disconnect', () => void shutdown('supervisor gone'));
+  }
   setup({ onShutdown: (name, run) => steps.push({ name, run }), shutdown })
     .then((log) => {
       logger = log;
@@ -61,4 +100,9 @@ export function runMain(
       process.stderr.write(`${JSON.stringify({ level: 'fatal', service, msg: message })}\n`);
       process.exit(2);
     });
+}
+
+/** Tells the supervisor (when there is one, over IPC) a fact it waits for, such as the bound port. */
+export function tellSupervisor(message: { event: string; [field: string]: unknown }): void {
+  if (process.connected) process.send?.(message);
 }

@@ -1,0 +1,86 @@
+// Repeated SIGTERM/SIGINT join the shutdown under way; the third forces an exit; a closed IPC channel shuts down.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Run {
+  child: ChildProcess;
+  events: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitFor(event: string): Promise<void>;
+}
+
+function startSlowShutdown(shutdownMs: number, ipc = false): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/slow-shutdown.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', SHUTDOWN_MS: String(shutdownMs) },
+    stdio: ipc ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'],
+  });
+  const events: string[] = [];
+  const waiters: Array<() => void> = [];
+  let buffer = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) {
+      const event = (JSON.parse(line) as { event?: string }).event;
+      if (event) events.push(event);
+    }
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitFor = async (event: string) => {
+    while (!events.includes(event)) {
+      const more = new Promise<void>((resolve) => waiters.push(resolve));
+      const ended = exited.then(() => {
+        throw new Error(`exited before logging ${event}; logged ${events.join(', ')}`);
+      });
+      await Promise.race([more, ended]);
+    }
+  };
+  return { child, events, exited, waitFor };
+}
+
+describe('when a second stop signal arrives during the shutdown', () => {
+  it('joins the shutdown under way: every step finishes and the exit is clean', async () => {
+    const run = startSlowShutdown(1_500);
+    await run.waitFor('ready');
+    run.child.kill('SIGTERM');
+    await run.waitFor('slow-step-started');
+    run.child.kill('SIGTERM'); // as a process group's signal and a forwarded one arrive together
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.events).toContain('shutdown-already-running');
+    expect(run.events).toContain('slow-step-finished');
+    expect(run.events.at(-1)).toBe('stopped');
+  }, 30_000);
+});
+
+describe('when a third stop signal arrives', () => {
+  it('exits at once with 128 + the signal number, without finishing the shutdown', async () => {
+    const run = startSlowShutdown(20_000);
+    await run.waitFor('ready');
+    run.child.kill('SIGTERM');
+    await run.waitFor('slow-step-started');
+    run.child.kill('SIGTERM');
+    await run.waitFor('shutdown-already-running');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 143, signal: null });
+    expect(run.events).toContain('forced-exit');
+    expect(run.events).not.toContain('slow-step-finished');
+  }, 30_000);
+});
+
+describe('when the supervisor that holds the IPC channel goes away', () => {
+  it('shuts down by itself, cleanly', async () => {
+    const run = startSlowShutdown(100, true);
+    await run.waitFor('ready');
+    run.child.disconnect();
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.events).toContain('slow-step-finished');
+  }, 30_000);
+});
