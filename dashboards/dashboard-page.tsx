@@ -93,6 +93,7 @@ export function DashboardPage({ assets, links, endpoints, refreshMs }: Dashboard
               'node',
               'state',
               'host · pid',
+              'up',
               'active / slots',
               'processed',
               'failed',

@@ -10,6 +10,7 @@ import { type ClusterStatus, readClusterStatus, readinessProblems } from './clus
 import {
   arePortsFree,
   findFreeBasePort,
+  findNodesInDir,
   findRedisBinaries,
   isRedisProcess,
   killNodeSync,
@@ -34,6 +35,11 @@ export interface LocalClusterOptions {
   log?: ClusterLog;
   /** Aborting stops whatever this call started and rejects. */
   signal?: AbortSignal;
+  /**
+   * When a cluster already runs there but does not become ready, stop it and start afresh instead
+   * of failing: for a launcher adopting its own leftovers, never for a cluster someone else runs.
+   */
+  replaceUnhealthy?: boolean;
 }
 
 export interface LocalCluster {
@@ -130,9 +136,13 @@ export function attachLocalCluster(opts: { ports: number[]; dir: string; log?: C
 /**
  * Starts the cluster, or reuses the one already running at that base port, and resolves
  * once every slot is served and every replica is synced. Stale data of a dead cluster is
- * wiped first. Throws RedisServerNotFoundError when redis-server is not on PATH.
+ * wiped first, and redis-servers still running in its dir without pid files are stopped.
+ * `reused` tells whether a running cluster was taken over. Throws RedisServerNotFoundError
+ * when redis-server is not on PATH.
  */
-export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
+export async function startLocalCluster(
+  opts: LocalClusterOptions = {},
+): Promise<LocalCluster & { reused: boolean }> {
   const log = opts.log ?? noop;
   const binaries = await findRedisBinaries();
   for (let attempt = 1; ; attempt++) {
@@ -141,6 +151,11 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     try {
       return await bringUp(cluster, binaries, log, opts.signal);
     } catch (err) {
+      if (err instanceof ReuseFailedError && opts.replaceUnhealthy && attempt < 3) {
+        log('running redis cluster is not healthy; stopping it and starting afresh', { error: err.message });
+        await cluster.stop();
+        continue;
+      }
       // Another process may bind a probed port before redis-server does; try elsewhere.
       if (!(opts.freePorts && err instanceof NodeExitedError && attempt < 3)) throw err;
       log('redis node exited at start, retrying on other ports', { error: err.message });
@@ -159,13 +174,15 @@ export async function stopLocalCluster(
 }
 
 class NodeExitedError extends LocalClusterError {}
+/** A cluster found running did not become ready; its nodes are left as they were. */
+class ReuseFailedError extends LocalClusterError {}
 
 async function bringUp(
   cluster: LocalCluster,
   binaries: { server: string; cli: string },
   log: ClusterLog,
   signal: AbortSignal | undefined,
-): Promise<LocalCluster> {
+): Promise<LocalCluster & { reused: boolean }> {
   const started = performance.now();
   const alive = new Set<number>();
   for (const port of cluster.ports) {
@@ -175,6 +192,12 @@ async function bringUp(
   const fresh = alive.size === 0;
   const restarted = cluster.ports.filter((p) => !alive.has(p));
   if (fresh) {
+    const strays = await findNodesInDir(cluster.dir);
+    if (strays.length > 0) {
+      // A launcher killed mid-stop leaves nodes whose pid files are gone: ours, by their dir.
+      log('stopping redis nodes left running without pid files', { dir: cluster.dir, pids: strays });
+      await terminate(strays);
+    }
     if (existsSync(cluster.dir)) log('wiping stale redis cluster dir', { dir: cluster.dir });
     await rm(cluster.dir, { recursive: true, force: true });
     if (!(await arePortsFree(cluster.ports[0]!, NODE_COUNT))) {
@@ -205,6 +228,9 @@ async function bringUp(
   } catch (err) {
     if (fresh) await cluster.stop();
     else for (const port of restarted) await cluster.killNode(port, 'SIGTERM').catch(() => {});
+    if (!fresh && err instanceof LocalClusterError && !signal?.aborted) {
+      throw new ReuseFailedError(err.message);
+    }
     throw err;
   }
   log('redis cluster ready', {
@@ -212,7 +238,7 @@ async function bringUp(
     reused: !fresh,
     ms: Math.round(performance.now() - started),
   });
-  return cluster;
+  return { ...cluster, reused: !fresh };
 }
 
 async function createCluster(cli: string, ports: number[], signal: AbortSignal | undefined): Promise<void> {

@@ -1,7 +1,7 @@
 // One local redis-server process: its binary, config file, pid file, signals and ports.
 import { spawn } from 'node:child_process';
 import { constants, readFileSync } from 'node:fs';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -142,6 +142,29 @@ export async function isRedisProcess(pid: number): Promise<boolean> {
   } catch {
     return process.platform !== 'linux';
   }
+}
+
+/**
+ * Pids of redis-servers that run in a node dir under clusterDir, found through /proc: the leftovers
+ * of a launcher that was killed after its pid files were removed. Every node is spawned with its own
+ * dir as working directory (Redis rewrites its command line, so that cannot name the config), and
+ * that dir is ours, so a process found this way was started by this launcher. Linux only; [] elsewhere.
+ */
+export async function findNodesInDir(clusterDir: string): Promise<number[]> {
+  const entries = await readdir('/proc').catch(() => [] as string[]);
+  const prefix = `${path.resolve(clusterDir)}${path.sep}`;
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const cwd = (await readlink(`/proc/${pid}/cwd`)).replace(/ \(deleted\)$/, '');
+      if (cwd.startsWith(prefix) && (await isRedisProcess(pid))) found.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }
 
 /** Polls until none of pids runs; returns the ones still running at the deadline. */

@@ -84,6 +84,13 @@
     setText('t-nodes', `${n.alive} · ${n.active_steps}/${n.capacity}`);
   }
 
+  function duration(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 120) return `${s} s`;
+    if (s < 7200) return `${Math.floor(s / 60)} min`;
+    return `${Math.floor(s / 3600)} h`;
+  }
+
   function renderNodes({ nodes }) {
     const now = Date.now();
     fillTable(
@@ -95,10 +102,13 @@
             ? badge('draining')
             : badge('alive');
         const seen = `${Math.max(0, (now - Date.parse(node.last_seen)) / 1000).toFixed(1)} s ago`;
+        // A node restarted under the same id (npm start's supervisor, compose) shows a new pid and a short uptime.
+        const up = duration(now - Date.parse(node.started_at));
         return [
           el('code', node.id),
           state,
           `${node.host} · ${node.pid}`,
+          up,
           [
             document.createTextNode(`${node.active} / ${node.concurrency}`),
             bar(node.active, node.concurrency),
