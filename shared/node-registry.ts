@@ -28,6 +28,11 @@ export interface NodeRegistryOptions {
   ttlMs?: number;
 }
 
+/** One run of a node: its id can outlive it (a restart keeps NODE_ID), its pid and start time cannot. */
+const instanceOf = (stats: Pick<NodeStats, 'pid' | 'started_at'>) => `${stats.pid}@${stats.started_at}`;
+
+const DELETE_IF_EQUAL = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
+
 /**
  * The registry of one namespace. Every key shares the `{registry}` hash tag, so the node keys, the
  * id set and the drain requests sit in one slot and are read in one round trip.
@@ -57,7 +62,12 @@ export function createNodeRegistry(
   return {
     ttlMs,
 
-    /** Publishes `stats` and tells whether an operator asked this node to drain. */
+    /**
+     * Publishes `stats` and tells whether an operator asked this node instance to drain. A request
+     * made of an earlier instance under the same id (one that died before it could leave) is not
+     * this one's: a supervisor that restarts a crashed node must not see it drain at once. Such a
+     * stale request is removed.
+     */
     async heartbeat(stats: NodeStats): Promise<{ drainRequested: boolean }> {
       const results = await store
         .multi()
@@ -66,7 +76,11 @@ export function createNodeRegistry(
         .hget(drains, stats.id)
         .exec();
       const drain = results?.[2]?.[1];
-      return { drainRequested: typeof drain === 'string' };
+      if (typeof drain !== 'string') return { drainRequested: false };
+      if (drain === instanceOf(stats)) return { drainRequested: true };
+      // Removed only if unchanged, so a request made of this instance meanwhile is kept.
+      await store.eval(DELETE_IF_EQUAL, 1, drains, stats.id, drain);
+      return { drainRequested: false };
     },
 
     /** Live nodes, by id. */
@@ -77,10 +91,11 @@ export function createNodeRegistry(
       return doc ? (JSON.parse(doc) as NodeStats) : null;
     },
 
-    /** Asks a live node to drain; false when no such node is alive. */
+    /** Asks the live instance of node `id` to drain; false when no such node is alive. */
     async requestDrain(id: string): Promise<boolean> {
-      if ((await store.exists(nodeKey(id))) === 0) return false;
-      await store.hset(drains, id, new Date().toISOString());
+      const doc = await store.get(nodeKey(id));
+      if (doc === null) return false;
+      await store.hset(drains, id, instanceOf(JSON.parse(doc) as NodeStats));
       return true;
     },
 

@@ -1,6 +1,7 @@
 // Admin auth on every admin surface: Bull Board, the dashboard (page, data, assets), node drains.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeRegistry, type NodeStats } from '../../shared/node-registry.js';
+import { createNodeRegistry } from '../../shared/node-registry.js';
+import { nodeStats } from '../support/node-stats.js';
 import { createTestSystem } from '../support/system.js';
 
 const TOKEN = 'ops-auth-test-token';
@@ -12,26 +13,7 @@ afterAll(() => Promise.all([system.close(), noToken.close(), withActions.close()
 /** A registry entry that lives for the whole file, so a drain request has a live node to reach. */
 async function registerFakeNode(id: string): Promise<void> {
   const registry = createNodeRegistry(system.store, system.config.KEY_NAMESPACE, { ttlMs: 120_000 });
-  const now = new Date().toISOString();
-  const stats: NodeStats = {
-    id,
-    host: 'test',
-    pid: 1,
-    version: 'test',
-    concurrency: 1,
-    step_ms: 30,
-    step_failure_rate: 0,
-    active: 0,
-    processed: 0,
-    failed: 0,
-    stalled_recovered: 0,
-    lock_lost: 0,
-    state: 'running',
-    store_ok: true,
-    started_at: now,
-    last_seen: now,
-  };
-  await registry.heartbeat(stats);
+  await registry.heartbeat(nodeStats({ id }));
 }
 beforeAll(() => registerFakeNode('fake-node'));
 
