@@ -65,7 +65,8 @@ function createRecentRecords(limit: number) {
 }
 
 export interface StepProcessorDeps {
-  orders: OrderStore;
+  /** Only reads and fenced writes: a step never creates, lists or indexes records. */
+  orders: Pick<OrderStore, 'read' | 'fencedWrite'>;
   nodeId: string;
   stepMs: number;
   compensationMs: number;

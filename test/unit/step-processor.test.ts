@@ -1,0 +1,234 @@
+// The saga engine of a step run, with a fake store, clock and sleep: no Redis, no BullMQ worker.
+import { UnrecoverableError } from 'bullmq';
+import { describe, expect, it, vi } from 'vitest';
+import { STEPS } from '../../shared/domain/order.js';
+import { LockLostError } from '../../workers/step-processor.js';
+import {
+  COMPENSATION_MS,
+  createWorld,
+  fakeJob,
+  iso,
+  jobIdOf,
+  ORDER_ID,
+  STEP_MS,
+} from './fakes/step-world.js';
+
+describe('when a step succeeds', () => {
+  it('records the start, end and node of its attempt and moves the order to the next step', async () => {
+    const world = createWorld();
+    await expect(world.node('node-a')('scheduling')).resolves.toEqual({
+      step: 'scheduling',
+      outcome: 'completed',
+    });
+    const attempt = { node_id: 'node-a', started_at: iso(1), ended_at: iso(2), outcome: 'completed' };
+    expect(world.order().steps[0]).toEqual({
+      name: 'scheduling',
+      status: 'completed',
+      started_at: iso(1),
+      completed_at: iso(2),
+      node_id: 'node-a',
+      attempts: [attempt],
+    });
+    expect(world.order()).toMatchObject({ status: 'in_progress', current_step: 'pre-processing' });
+    expect(world.order().started_at).toBe(iso(1));
+    expect(world.store.record(ORDER_ID)!.version).toBe(3);
+    expect(world.sleeps).toEqual([['node-a', STEP_MS]]);
+  });
+
+  it('completes the order after the last step and reports it finished once', async () => {
+    const world = createWorld();
+    const orderFinished = vi.fn();
+    expect(await world.runChain(world.node('node-a', { observer: { orderFinished } }))).toBeUndefined();
+    const order = world.order();
+    expect(order).toMatchObject({ status: 'completed', current_step: 'completed', completed_at: iso(8) });
+    expect(order.steps.map((s) => s.attempts.map((a) => a.outcome))).toEqual(STEPS.map(() => ['completed']));
+    expect(orderFinished).toHaveBeenCalledTimes(1);
+    expect(orderFinished.mock.calls[0]![0]).toMatchObject({ status: 'completed' });
+  });
+
+  it('only finishes the job, writing nothing, when a later run finds the step committed', async () => {
+    const world = createWorld();
+    const nodeA = world.node('node-a');
+    await nodeA('scheduling');
+    await expect(world.node('node-b')('scheduling')).resolves.toMatchObject({ outcome: 'completed' });
+    expect(world.store.writes).toHaveLength(2);
+  });
+});
+
+describe.each(STEPS.map((step, index) => ({ step, index })))('when $step fails', ({ step, index }) => {
+  it('compensates the completed steps in reverse order, each once, and ends the order failed', async () => {
+    const world = createWorld(`unlucky#fail=${step}`);
+    const nodeA = world.node('node-a');
+    const error = await world.runChain(nodeA);
+    expect(error).toBeInstanceOf(UnrecoverableError);
+    expect((error as Error).message).toBe(`${step} failed (directive)`);
+
+    const order = world.order();
+    const done = STEPS.slice(0, index);
+    expect(order).toMatchObject({ status: 'failed', current_step: 'failed' });
+    expect(order.failure).toEqual({ step, reason: `${step} failed (directive)` });
+    expect(order.steps.map((s) => s.status)).toEqual([
+      ...done.map(() => 'compensated'),
+      'failed',
+      ...STEPS.slice(index + 1).map(() => 'pending'),
+    ]);
+    expect(order.steps[index]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([['node-a', 'failed']]);
+    for (const later of order.steps.slice(index + 1)) expect(later.attempts).toEqual([]);
+    expect(order.rollback.map((r) => [r.step, r.node_id])).toEqual(
+      [...done].reverse().map((s) => [s, 'node-a']),
+    );
+    let previousEnd = order.steps[index]!.completed_at!;
+    for (const entry of order.rollback) {
+      expect(entry.started_at > previousEnd && entry.completed_at! > entry.started_at).toBe(true);
+      previousEnd = entry.completed_at!;
+    }
+    expect(order.completed_at! > previousEnd).toBe(true);
+    expect(world.sleeps.filter(([, ms]) => ms === COMPENSATION_MS)).toHaveLength(index);
+
+    // A repeated run of the failed job fails it again and writes nothing.
+    const writes = world.store.writes.length;
+    await expect(nodeA(step)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(world.store.writes).toHaveLength(writes);
+  });
+});
+
+describe('when the run loses its fence', () => {
+  it('throws LockLostError, writing nothing more, when the lock is taken during the step', async () => {
+    const world = createWorld();
+    const lockLost = vi.fn();
+    world.hooks.sleep = () => world.store.lock(jobIdOf('scheduling'), 'another-run');
+    await expect(world.node('node-a', { observer: { lockLost } })('scheduling')).rejects.toBeInstanceOf(
+      LockLostError,
+    );
+    expect(world.store.writes).toHaveLength(1);
+    expect(world.store.writeAttempts()).toBe(2); // the refused completion, then nothing
+    expect(world.order().steps[0]!.attempts.map((a) => a.outcome)).toEqual(['running']);
+    expect(lockLost).toHaveBeenCalledWith('scheduling');
+  });
+
+  it('writes nothing at all when the lock is gone before the first write', async () => {
+    const world = createWorld();
+    const job = fakeJob('scheduling');
+    await expect(world.node('node-a').process(job, 'token-a')).rejects.toBeInstanceOf(LockLostError);
+    expect(world.store.writeAttempts()).toBe(1);
+    expect(world.store.writes).toEqual([]);
+  });
+
+  it('throws LockLostError, writing nothing more, when another writer changed the record', async () => {
+    const world = createWorld();
+    world.hooks.sleep = () => world.store.bumpVersion(ORDER_ID);
+    await expect(world.node('node-a')('scheduling')).rejects.toBeInstanceOf(LockLostError);
+    expect(world.store.writes).toHaveLength(1); // the start; no completion, no `error` attempt
+    expect(world.store.writeAttempts()).toBe(2);
+  });
+});
+
+describe('when a node lost its lock in the middle of a rollback', () => {
+  it('resumes on another node: continues the open undo and compensates nothing twice', async () => {
+    const world = createWorld('crash#fail=post-processing');
+    let undos = 0;
+    world.hooks.sleep = (ms) => {
+      if (ms === COMPENSATION_MS && ++undos === 2) world.store.lock(jobIdOf('post-processing'), 'stolen');
+    };
+    expect(await world.runChain(world.node('node-a'))).toBeInstanceOf(LockLostError);
+    expect(world.store.writeAttempts() - world.store.writes.length).toBe(1); // nothing after the refusal
+    const stopped = world.order();
+    expect(stopped.status).toBe('rolling_back');
+    expect(stopped.rollback.map((r) => [r.step, r.node_id, r.completed_at !== null])).toEqual([
+      ['processing', 'node-a', true],
+      ['pre-processing', 'node-a', false],
+    ]);
+
+    world.hooks.sleep = undefined;
+    const writes = world.store.writes.length;
+    await expect(world.node('node-b')('post-processing')).rejects.toBeInstanceOf(UnrecoverableError);
+    const order = world.order();
+    expect(order.status).toBe('failed');
+    expect(order.rollback.map((r) => [r.step, r.node_id])).toEqual([
+      ['processing', 'node-a'],
+      ['pre-processing', 'node-b'],
+      ['scheduling', 'node-b'],
+    ]);
+    expect(order.rollback.every((r) => r.completed_at !== null)).toBe(true);
+    expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'compensated', 'failed']);
+    expect(order.steps[3]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([['node-a', 'failed']]);
+    expect(world.sleeps.filter(([node]) => node === 'node-b')).toEqual([
+      ['node-b', COMPENSATION_MS],
+      ['node-b', COMPENSATION_MS],
+    ]);
+    expect(world.store.writes.length - writes).toBe(5); // two undos of two writes, then the end
+  });
+});
+
+describe('when the nodes running one step keep dying', () => {
+  async function afterDeaths(...nodes: string[]) {
+    const world = createWorld();
+    await world.node('node-a')('scheduling');
+    world.hooks.sleep = () => world.store.lock(jobIdOf('pre-processing'), 'expired');
+    for (const node of nodes) await expect(world.node(node)('pre-processing')).rejects.toThrow(LockLostError);
+    world.hooks.sleep = undefined;
+    return world;
+  }
+
+  it('fails the step after MAX_STEP_CRASHES started runs and rolls the order back', async () => {
+    const world = await afterDeaths('node-c', 'node-d');
+    const reason = 'pre-processing lost its node 2 times (limit 2)';
+    await expect(world.node('node-e')('pre-processing')).rejects.toThrow(new UnrecoverableError(reason));
+    const order = world.order();
+    expect(order.failure).toEqual({ step: 'pre-processing', reason });
+    expect(order.steps[1]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-c', 'abandoned'],
+      ['node-d', 'abandoned'],
+    ]);
+    expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'failed', 'pending', 'pending']);
+    expect(order.rollback.map((r) => [r.step, r.node_id])).toEqual([['scheduling', 'node-e']]);
+    expect(world.sleeps.filter(([node]) => node === 'node-e')).toEqual([['node-e', COMPENSATION_MS]]);
+  });
+
+  it("counts the runs that died before their start write by the job's stalled counter", async () => {
+    const world = await afterDeaths();
+    await expect(world.node('node-e')('pre-processing', { stalledCounter: 2 })).rejects.toThrow(
+      'pre-processing lost its node 2 times (limit 2)',
+    );
+    expect(world.order().steps[1]).toMatchObject({ status: 'failed', attempts: [] });
+  });
+
+  it('still runs the step while fewer runs than the limit were lost', async () => {
+    const world = await afterDeaths('node-c');
+    await world.node('node-e')('pre-processing', { stalledCounter: 1 });
+    expect(world.order().steps[1]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-c', 'abandoned'],
+      ['node-e', 'completed'],
+    ]);
+  });
+});
+
+describe('when the step hits an infrastructure error', () => {
+  it('ends the attempt as error and rethrows for BullMQ to retry; the retry completes', async () => {
+    const world = createWorld();
+    world.hooks.sleep = () => {
+      throw new Error('connection reset');
+    };
+    await expect(world.node('node-a')('scheduling')).rejects.toThrow('connection reset');
+    expect(world.order()).toMatchObject({ status: 'in_progress', failure: null });
+    world.hooks.sleep = undefined;
+    await world.node('node-b')('scheduling');
+    expect(world.order().steps[0]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-a', 'error'],
+      ['node-b', 'completed'],
+    ]);
+  });
+});
+
+describe("when the node's own copy of the record is stale", () => {
+  it('reads the record again and finds the step committed elsewhere, losing no run', async () => {
+    const world = createWorld();
+    const nodeA = world.node('node-a');
+    await nodeA('scheduling');
+    await world.node('node-b')('pre-processing');
+    const writes = world.store.writes.length;
+    await expect(nodeA('pre-processing')).resolves.toEqual({ step: 'pre-processing', outcome: 'completed' });
+    expect(world.store.reads()).toBe(3); // node-a once, node-b once, node-a again after the refused write
+    expect(world.store.writes).toHaveLength(writes);
+  });
+});
