@@ -1,7 +1,14 @@
-// The local Redis Cluster the suite runs against: 3 masters owning every slot, 3 synced replicas.
+// The local Redis Cluster the suite runs against: 3 masters owning every slot, 3 synced replicas;
+// and the test system's promise to leave it clean.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLocalCluster, localTestCluster, redisNodes, redisSeeds } from './support/cluster.js';
+import { isLocalCluster, localTestCluster, redisSeeds } from './support/cluster.js';
+import { createTestSystem } from './support/system.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 interface NodeLine {
   id: string;
@@ -29,9 +36,134 @@ function ownLine(clusterNodes: string): NodeLine {
 
 const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
 
+/** The node ids a node knows in its cluster, with the port each one listens on. */
+async function clusterMembers(node: Redis): Promise<Map<string, number>> {
+  const text = String(await node.call('CLUSTER', 'NODES'));
+  const members = new Map<string, number>();
+  for (const line of text.trim().split('\n')) {
+    const [id = '', address = ''] = line.split(' ');
+    members.set(id, Number(address.split('@')[0]?.split(':').pop()));
+  }
+  return members;
+}
+
+/**
+ * Runs `code` (an ES module, TypeScript through tsx) in a child process that inherits this
+ * process's environment, as `npm run server` and the spawned workers of the tests do; resolves
+ * with its stdout. A child that cannot reach a store retries forever, so it is killed after `timeoutMs`.
+ */
+function runChild(code: string, env: Record<string, string>, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`child exited ${code ?? signal}: ${err.trim()}`));
+    });
+  });
+}
+
 describe('the seeds handed to test files', () => {
-  it('are also in process.env.REDIS_NODES, for code that reads its config from env', () => {
-    expect(process.env.REDIS_NODES).toBe(redisNodes());
+  it('each answer PING and are nodes of one cluster that lists every one of them', async () => {
+    const seeds = redisSeeds().map(({ host, port }) => new Redis({ host, port, maxRetriesPerRequest: 1 }));
+    try {
+      expect(await Promise.all(seeds.map((seed) => seed.ping()))).toEqual(seeds.map(() => 'PONG'));
+      const views = await Promise.all(seeds.map(clusterMembers));
+      const ids = views.map((members) => [...members.keys()].sort());
+      // Every seed sees the same set of nodes: one cluster, not several clusters on nearby ports.
+      for (const view of ids) expect(view).toEqual(ids[0]);
+      const byNumber = (a: number, b: number) => a - b;
+      const ports = [...views[0]!.values()].sort(byNumber);
+      const seedPorts = redisSeeds()
+        .map((s) => s.port)
+        .sort(byNumber);
+      expect(ports).toEqual(expect.arrayContaining(seedPorts));
+      // The cluster the setup started has no node beyond its seeds (an external one may).
+      if (isLocalCluster()) expect(ports).toEqual(seedPorts);
+    } finally {
+      for (const seed of seeds) seed.disconnect();
+    }
+  });
+
+  it('reach that cluster from a child process that reads REDIS_NODES from its environment', async () => {
+    // The child writes a key named by the parent through the product's own config and store; the
+    // parent finds it through the injected seeds only if both name the same cluster.
+    const key = `test:{local-cluster}:${randomUUID()}`;
+    const code = `
+      import { loadConfig } from './shared/config.js';
+      import { createStore } from './shared/store.js';
+      const store = createStore(loadConfig(process.env));
+      await store.set(process.env.CHILD_KEY, String(process.pid), 'PX', 60000);
+      await store.quit();
+      process.stdout.write(String(process.pid));
+    `;
+    const cluster = new Cluster(redisSeeds());
+    try {
+      const pid = await runChild(code, { CHILD_KEY: key, LOG_LEVEL: 'silent' });
+      expect(pid).toMatch(/^\d+$/);
+      expect(pid).not.toBe(String(process.pid));
+      expect(await cluster.get(key)).toBe(pid);
+    } finally {
+      await cluster.unlink(key);
+      await cluster.quit();
+    }
+  });
+});
+
+/** Every key of `namespace` on every master, by KEYS: another way than the SCAN close() uses. */
+async function keysOf(cluster: Cluster, namespace: string): Promise<string[]> {
+  const keys = await Promise.all(cluster.nodes('master').map((node) => node.keys(`${namespace}:*`)));
+  return keys.flat().sort();
+}
+
+describe('a test system, once closed', () => {
+  it('leaves no key of its namespace on any master, and the keys of other namespaces alone', async () => {
+    const closing = createTestSystem();
+    const staying = createTestSystem();
+    const cluster = new Cluster(redisSeeds());
+    try {
+      closing.startNode();
+      const placed = await Promise.all([
+        closing.place({ user_id: 'cleanup-ok' }, { 'idempotency-key': 'cleanup-key' }),
+        closing.place({ user_id: 'cleanup-bad#fail=processing' }),
+      ]);
+      const orders = await Promise.all(placed.map((p) => closing.waitForTerminal(p.body.order_id)));
+      expect(orders.map((o) => o.status)).toEqual(['completed', 'failed']);
+      expect((await staying.place({ user_id: 'cleanup-other' })).status).toBe(202);
+      await cluster.ping();
+
+      const ns = closing.config.KEY_NAMESPACE;
+      const written = await keysOf(cluster, ns);
+      // What there was to delete: records, indexes, the idempotency key, BullMQ's keys, the registry.
+      for (const part of [':order:', ':user:', ':idem:', ':steps-s', ':{registry}:']) {
+        expect(
+          written.filter((key) => key.includes(part)),
+          part,
+        ).not.toEqual([]);
+      }
+      const others = await keysOf(cluster, staying.config.KEY_NAMESPACE);
+      expect(others.length).toBeGreaterThan(0);
+
+      await closing.close();
+      expect(await keysOf(cluster, ns)).toEqual([]);
+      expect(await keysOf(cluster, staying.config.KEY_NAMESPACE)).toEqual(others);
+
+      await staying.close();
+      expect(await keysOf(cluster, staying.config.KEY_NAMESPACE)).toEqual([]);
+    } finally {
+      await Promise.allSettled([closing.close(), staying.close()]);
+      await cluster.quit();
+    }
   });
 });
 
@@ -80,6 +212,7 @@ describe.skipIf(!isLocalCluster())('the local Redis Cluster the tests run agains
   });
 
   it('reports cluster_state:ok with every slot assigned and ok on every node', () => {
+    expect(infos).toHaveLength(6);
     for (const info of infos) {
       expect(field(info, 'cluster_state')).toBe('ok');
       expect(field(info, 'cluster_slots_assigned')).toBe('16384');
@@ -96,6 +229,7 @@ describe.skipIf(!isLocalCluster())('the local Redis Cluster the tests run agains
       );
       for (const key of keys) await cluster.set(key, key, 'PX', 60_000);
       expect(await Promise.all(keys.map((key) => cluster.get(key)))).toEqual(keys);
+      for (const key of keys) await cluster.unlink(key);
       const slots = await Promise.all(
         keys.map(async (key) => Number(await cluster.call('CLUSTER', 'KEYSLOT', key))),
       );

@@ -3,7 +3,7 @@
 import { type Job, Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shardOf } from '../../shared/sharding.js';
-import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
+import { createTestSystem, type TestSystem } from '../support/system.js';
 
 const CAP = 8;
 let system: TestSystem | undefined;

@@ -147,6 +147,8 @@ describe('the dashboard data', () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     const { failures } = (await res.json()) as { failures: Array<Record<string, unknown>> };
+    // Both lists are read from this run: an empty pair must not pass for a match.
+    expect(failedIds).toHaveLength(2);
     expect(failures.map((f) => f.order_id).sort()).toEqual([...failedIds].sort());
     expect(failures[0]).toMatchObject({ step: 'processing', node_id: NODE, reason: expect.any(String) });
   });

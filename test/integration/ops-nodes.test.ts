@@ -1,25 +1,29 @@
 // The node registry over HTTP: a live in-process node is listed, and a drain request stops it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Every test gets a system and two live nodes of its own, so any one of them runs alone (-t).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkerNode } from '../../workers/worker-node.js';
 import { startMeteredNode } from '../support/metered-node.js';
-import { createTestSystem, waitFor } from '../support/system.js';
+import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 const TOKEN = 'ops-nodes-test-token';
-const system = createTestSystem({ ADMIN_TOKEN: TOKEN, HEARTBEAT_MS: '500' });
 const admin = { authorization: `Bearer ${TOKEN}` };
+let system: TestSystem;
 let stayer: WorkerNode;
 let leaver: WorkerNode;
 
-beforeAll(async () => {
+const listedIds = async () => (await system.get('/nodes')).body.nodes.map((n: { id: string }) => n.id);
+
+beforeEach(async () => {
+  system = createTestSystem({ ADMIN_TOKEN: TOKEN, HEARTBEAT_MS: '500' });
   stayer = startMeteredNode(system, 'stayer').node;
   leaver = startMeteredNode(system, 'leaver').node;
   await waitFor(
-    async () => ((await system.get('/nodes')).body.nodes.length === 2 ? true : undefined),
+    async () => ((await listedIds()).length === 2 ? true : undefined),
     10_000,
     'both nodes to heartbeat',
   );
 });
-afterAll(() => system.close());
+afterEach(() => system.close());
 
 describe('GET /nodes', () => {
   it('lists every live node with its stats', async () => {
@@ -44,16 +48,18 @@ describe('GET /nodes', () => {
 
   it('counts the steps a node processed', async () => {
     const placed = await system.place({ user_id: 'nodes-counting' });
-    await system.waitForTerminal(placed.body.order_id);
+    expect((await system.waitForTerminal(placed.body.order_id)).status).toBe('completed');
+    const processed = async () => {
+      const { body } = await system.get('/nodes');
+      return body.nodes.reduce((sum: number, n: { processed: number }) => sum + n.processed, 0) as number;
+    };
     await waitFor(
-      async () => {
-        const { body } = await system.get('/nodes');
-        const processed = body.nodes.reduce((sum: number, n: { processed: number }) => sum + n.processed, 0);
-        return processed >= 4 ? true : undefined;
-      },
+      async () => ((await processed()) >= 4 ? true : undefined),
       10_000,
       'the four steps to show in the nodes stats',
     );
+    // The nodes are this test's own: nothing else ran on them.
+    expect(await processed()).toBe(4);
   });
 });
 
@@ -91,8 +97,7 @@ describe('POST /nodes/:node_id/drain', () => {
     );
     expect(leaver.ready).toBe(false);
     expect(leaver.workers.every((worker) => !worker.isRunning())).toBe(true);
-    const { body } = await system.get('/nodes');
-    expect(body.nodes.map((n: { id: string }) => n.id)).toEqual(['stayer']);
+    expect(await listedIds()).toEqual(['stayer']);
     expect(stayer.ready).toBe(true);
   });
 });

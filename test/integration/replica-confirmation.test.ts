@@ -1,6 +1,6 @@
 // Placement waits for a replica (WAIT_REPLICAS=1) as a group commit: concurrent placements on one
 // master share WAITs, and still every 202 means the order is on a replica.
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { keySlot } from '../../shared/sharding.js';
 import { createTestSystem } from '../support/system.js';
@@ -32,27 +32,24 @@ function countWaits() {
 let counter: ReturnType<typeof countWaits> | undefined;
 afterEach(() => counter?.restore());
 
-/** A read-only connection to a replica of the master that owns `slot`. */
+/**
+ * A read-only connection to a replica of the master that owns `slot`. The replica is named by that
+ * master's INFO replication, which lists the replicas connected to it now: CLUSTER SHARDS, asked of
+ * any node, can still call a replica `loading` until that node hears of its replication offset over
+ * the cluster bus, which on a fresh cluster made this test fail now and then.
+ */
 async function replicaOf(slot: number): Promise<Redis> {
-  const shards = (await system.store.call('CLUSTER', 'SHARDS')) as unknown[][];
-  for (const shard of shards) {
-    const fields = shard as [string, number[], string, Array<Array<string | number>>];
-    const ranges = fields[1];
-    let owns = false;
-    for (let i = 0; i < ranges.length; i += 2) owns ||= slot >= ranges[i]! && slot <= ranges[i + 1]!;
-    if (!owns) continue;
-    for (const node of fields[3]) {
-      const info = new Map<string, string | number>();
-      for (let i = 0; i < node.length; i += 2) info.set(String(node[i]), node[i + 1]!);
-      if (info.get('role') !== 'replica' || info.get('health') !== 'online') continue;
-      const replica = new Redis({ host: '127.0.0.1', port: Number(info.get('port')), lazyConnect: true });
-      replicas.push(replica);
-      await replica.connect();
-      await replica.call('READONLY');
-      return replica;
-    }
-  }
-  throw new Error(`no online replica serves slot ${slot}`);
+  const cluster = system.store as Cluster;
+  const masterAddress = cluster.slots[slot]?.[0];
+  const master = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === masterAddress);
+  if (!master) throw new Error(`no master known for slot ${slot}`);
+  const online = /^slave\d+:ip=([^,]+),port=(\d+),state=online/m.exec(await master.info('replication'));
+  if (!online) throw new Error(`no online replica of ${masterAddress} serves slot ${slot}`);
+  const replica = new Redis({ host: online[1], port: Number(online[2]), lazyConnect: true });
+  replicas.push(replica);
+  await replica.connect();
+  await replica.call('READONLY');
+  return replica;
 }
 
 describe('placement with WAIT_REPLICAS=1', () => {

@@ -1,5 +1,5 @@
 // Builds orderflow in-process for integration tests: the app (driven by app.request) and worker nodes,
-// each test run under its own key namespace on the shared test cluster.
+// each test run under its own key namespace on the shared test cluster, deleted again by close().
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { createApp } from '../../server/app.js';
@@ -14,6 +14,7 @@ import { createKeyspace, type Keyspace } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import type { StepJobData } from '../../shared/order-flow.js';
 import { createOrderStore, type OrderStore } from '../../shared/order-store.js';
+import { keySlot } from '../../shared/sharding.js';
 import { createStore, type Store } from '../../shared/store.js';
 import { createWorkerNode, type WorkerNode, type WorkerNodeDeps } from '../../workers/worker-node.js';
 import { redisNodes } from './cluster.js';
@@ -55,6 +56,10 @@ export interface TestSystem {
   get(path: string): Promise<{ status: number; body: any }>;
   /** Polls GET /orders/:id until the order is completed or failed. */
   waitForTerminal(orderId: string, timeoutMs?: number): Promise<OrderRecord>;
+  /**
+   * Closes the nodes, hand workers and queues, deletes every key of the namespace, then closes the
+   * connections. Idempotent; the system cannot be used afterwards.
+   */
   close(): Promise<void>;
 }
 
@@ -73,6 +78,45 @@ export async function waitFor<T>(
   }
 }
 
+const UNLINK_BATCH = 500;
+
+/**
+ * Unlinks every key of `namespace` on the store, the way BullMQ's own tests obliterate their queues,
+ * so a test run leaves the shared cluster as it found it. Each master is SCANned (a Cluster answers
+ * SCAN per node); the keys found are unlinked through `store`, one slot at a time, because a
+ * cluster node refuses a multi-key command across slots and `store` follows a slot that moved.
+ * Returns how many keys it unlinked.
+ */
+export async function deleteNamespace(store: Store, namespace: string): Promise<number> {
+  // A Cluster knows its masters only once it has read the slot map; a PING waits for that.
+  await store.ping();
+  const masters = 'nodes' in store ? store.nodes('master') : [store];
+  const pattern = `${namespace.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  let unlinked = 0;
+  await Promise.all(
+    masters.map(async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        const bySlot = new Map<number, string[]>();
+        for (const key of keys) {
+          const slot = keySlot(key);
+          const group = bySlot.get(slot);
+          if (group) group.push(key);
+          else bySlot.set(slot, [key]);
+        }
+        for (const group of bySlot.values()) {
+          for (let i = 0; i < group.length; i += UNLINK_BATCH) {
+            unlinked += await store.unlink(...group.slice(i, i + UNLINK_BATCH));
+          }
+        }
+      } while (cursor !== '0');
+    }),
+  );
+  return unlinked;
+}
+
 /** The API and store of one test file; worker nodes on demand. */
 export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const config = testConfig(env);
@@ -89,6 +133,7 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const nodes: WorkerNode[] = [];
   const handWorkers: Worker[] = [];
   const nodeStores: Store[] = [];
+  let closing: Promise<void> | undefined;
 
   const get = async (path: string) => {
     const res = await app.request(path);
@@ -144,12 +189,20 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
       handWorkers.push(worker);
       return worker;
     },
-    async close() {
-      await Promise.allSettled(handWorkers.map((worker) => worker.close()));
-      await Promise.allSettled(nodes.map((node) => node.close()));
-      await producer.close();
-      await ops.close();
-      await Promise.allSettled([...nodeStores, store].map((s) => s.quit()));
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled(handWorkers.map((worker) => worker.close()));
+        await Promise.allSettled(nodes.map((node) => node.close()));
+        await producer.close();
+        await ops.close();
+        try {
+          // Only now: every writer of this namespace in this process has stopped.
+          await deleteNamespace(store, config.KEY_NAMESPACE);
+        } finally {
+          await Promise.allSettled([...nodeStores, store].map((s) => s.quit()));
+        }
+      })();
+      return closing;
     },
   };
 }
