@@ -47,11 +47,12 @@ class FakeDragonfly {
   pushes = 0;
   private server: Server = createServer((socket) => this.serve(socket));
   private sockets = new Set<Socket>();
+  private isDown = false;
   port = 0;
 
-  async listen(port = 0): Promise<this> {
-    this.server = createServer((socket) => this.serve(socket));
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+  /** Listens on a port the kernel picks, for the life of the fake: nothing else can take it meanwhile. */
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as { port: number }).port;
     return this;
   }
@@ -62,12 +63,30 @@ class FakeDragonfly {
     for (const socket of this.sockets) socket.destroy();
   }
 
+  /**
+   * Like a dead process: every connection reset at once, the slot map gone, until `up()`. The port
+   * stays bound, so the node comes back where the configurator looks for it: closed and listened
+   * on again, the port could be taken by another process (or an outgoing connection) meanwhile.
+   */
+  down(): void {
+    this.isDown = true;
+    this.restart();
+  }
+
+  up(): void {
+    this.isDown = false;
+  }
+
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private serve(socket: Socket): void {
+    if (this.isDown) {
+      socket.resetAndDestroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     let buffer = '';
@@ -176,12 +195,11 @@ describe('the Dragonfly configurator', () => {
     it('reports it unreachable, turns unhealthy, and configures it once it is back', async () => {
       const { fakes, healthFile, events } = await setUp();
       await until(() => fakes.every((f) => f.config !== null) && existsSync(healthFile));
-      const port = fakes[2]!.port;
-      await fakes[2]!.stop();
-      fakes[2]!.config = null;
+      fakes[2]!.down();
       await until(() => !existsSync(healthFile));
       expect(events.some((e) => e.event === 'node-unreachable' && e.node_id === 'orderflow-df-3')).toBe(true);
-      await fakes[2]!.listen(port);
+      expect(fakes[2]!.config).toBeNull();
+      fakes[2]!.up();
       await until(() => fakes[2]!.config !== null && existsSync(healthFile), 8000);
     });
   });

@@ -1,5 +1,6 @@
 // A store master killed under placement and processing load: its replica takes over, the API and the
 // worker nodes recover without restart, and every acknowledged order reaches a terminal state.
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_ROOT, type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
@@ -7,42 +8,57 @@ import type { OrderRecord } from '../../shared/domain/order.js';
 import { createKeyspace } from '../../shared/keys.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';
 import { expectCleanHistory } from '../support/history.js';
-import { freePort, killAll, type ServiceProcess, spawnService } from '../support/processes.js';
+import {
+  killAll,
+  type ServiceProcess,
+  spawnApi,
+  spawnService,
+  uniqueNamespace,
+} from '../support/processes.js';
 import { waitFor } from '../support/system.js';
 
 let cluster: LocalCluster;
+const clusterRoot = path.join(DEFAULT_DATA_ROOT, `failover-${process.pid}`);
 const services: ServiceProcess[] = [];
 let api = '';
+const namespace = uniqueNamespace('fo');
+/** Users whose orders fail at processing (FAILURE_DIRECTIVES), so rollbacks run through the failover too. */
+const FAILING = '#fail=processing';
 
 beforeAll(async () => {
   // A cluster of its own: killing a master must not disturb the other test files.
   cluster = await startLocalCluster({
     freePorts: true,
-    dir: path.join(DEFAULT_DATA_ROOT, `failover-${process.pid}`),
+    dir: clusterRoot,
   });
   const env = {
     REDIS_NODES: cluster.seeds,
-    KEY_NAMESPACE: 'fo',
+    KEY_NAMESPACE: namespace,
     STEP_MS: '300',
-    LOCK_MS: '2000',
-    STALLED_INTERVAL_MS: '1000',
+    COMPENSATION_MS: '100',
+    // The production defaults: renewal every 3 s leaves 3 s of slack before a busy node's lock
+    // expires (shared/config.ts). With 2 s / 1 s, a renewal late by 1 s on 2 loaded cores, or held
+    // up by the failover itself, stalled a step that was running fine.
+    LOCK_MS: '6000',
+    STALLED_INTERVAL_MS: '3000',
     HEARTBEAT_MS: '300',
-    STEP_FAILURE_RATE: '0.05',
-    FAILURE_SEED: 'failover',
+    // Outcomes known in advance: no random failures; a user with FAILING in its id fails at processing.
+    STEP_FAILURE_RATE: '0',
+    FAILURE_DIRECTIVES: '1',
   };
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  services.push(spawnService('api', 'server/main.ts', { ...env, PORT: String(port) }));
-  for (const id of ['node-1', 'node-2'])
-    services.push(spawnService(id, 'workers/main.ts', { ...env, NODE_ID: id }));
-  await Promise.all(
-    services.map((s) => s.waitForLog((l) => l.event === 'listening' || l.event === 'node-started')),
+  const workers = ['node-1', 'node-2'].map((id) =>
+    spawnService(id, 'workers/main.ts', { ...env, NODE_ID: id }),
   );
-}, 60_000);
+  services.push(...workers);
+  api = (await spawnApi('api', env, services)).url;
+  await Promise.all(workers.map((s) => s.waitForLog((l) => l.event === 'node-started', 60_000)));
+}, 90_000);
 
 afterAll(async () => {
   await killAll(services);
   await cluster?.stop();
+  // stop() removes the cluster's own dir; the root this file made for it goes too.
+  await rm(clusterRoot, { recursive: true, force: true });
 });
 
 interface Outcome {
@@ -81,32 +97,47 @@ async function readOrder(id: string): Promise<OrderRecord | undefined> {
 
 describe('when a master is killed under load', () => {
   it('loses no acknowledged order, duplicates no committed step, and finishes every order', async () => {
-    const keyspace = createKeyspace(12, 'fo');
+    const keyspace = createKeyspace(12, namespace);
     const victimSlot = keySlot(`{${keyspace.shard(0).tag}}`);
     const status = await cluster.status();
     const victim = status.nodes.find(
       (n) => n.role === 'master' && n.slots.some(([a, b]) => a <= victimSlot && victimSlot <= b),
     )!;
 
-    const loadEnd = Date.now() + 9000;
+    const inVictim = (o: Outcome) => {
+      const slot = keySlot(`{${keyspace.shard(shardOf(o.user, 12)).tag}}`);
+      return victim.slots.some(([a, b]) => a <= slot && slot <= b);
+    };
+
+    // The load runs until 6.5 s after the kill, and the kill waits for 2.5 s of load and for an
+    // acknowledged order in the victim's shards: the write gap below needs acks on both sides.
+    let loadEnd = Number.POSITIVE_INFINITY;
+    const outcomes: Outcome[] = [];
+    // Paced at 5 placements/s per client (40/s in all, under half of what the two nodes process), so
+    // the orders finish soon after the load whatever the machine's speed; unpaced, an idle machine
+    // placed thousands and the wait for them to finish came close to its limit.
     const clients = Array.from({ length: 8 }, async (_, c) => {
-      const outcomes: Outcome[] = [];
       for (let i = 0; Date.now() < loadEnd; i++) {
-        outcomes.push(await placeWithRetry(`fo-user-${c}-${i % 7}`, `fo-${c}-${i}`, Date.now() + 30_000));
+        const next = Date.now() + 200;
+        const user = `fo-user-${c}-${i % 7}${i % 7 === 6 ? FAILING : ''}`;
+        outcomes.push(await placeWithRetry(user, `fo-${c}-${i}`, Date.now() + 30_000));
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
       }
-      return outcomes;
     });
     await new Promise((resolve) => setTimeout(resolve, 2500));
+    await waitFor(
+      async () => (outcomes.some((o) => o.orderId && inVictim(o)) ? true : undefined),
+      30_000,
+      "an acknowledged order in the victim's shards",
+    );
     const killedAt = Date.now();
     await cluster.killNode(victim.port, 'SIGKILL');
-    const outcomes = (await Promise.all(clients)).flat();
+    loadEnd = Date.now() + 6500;
+    await Promise.all(clients);
 
     const acked = outcomes.filter((o) => o.orderId);
     expect(acked.length).toBe(outcomes.length); // every client got its order acknowledged in the end
-    const inVictimShards = acked.filter((o) => {
-      const slot = keySlot(`{${keyspace.shard(shardOf(o.user, 12)).tag}}`);
-      return victim.slots.some(([a, b]) => a <= slot && slot <= b);
-    });
+    const inVictimShards = acked.filter(inVictim);
     expect(inVictimShards.length).toBeGreaterThan(0);
 
     const finished = await waitFor(
@@ -117,17 +148,36 @@ describe('when a master is killed under load', () => {
       90_000,
       'every acknowledged order to finish',
     );
-    for (const order of finished) expectCleanHistory(order!);
+    for (const order of finished) {
+      expectCleanHistory(order!);
+      // Every outcome was decided in advance: the store failing over changes none of them.
+      if (order!.user_id.includes(FAILING)) {
+        expect(order!.status, order!.order_id).toBe('failed');
+        expect(order!.failure?.reason, order!.order_id).toBe('processing failed (directive)');
+      } else {
+        expect(order!.status, order!.order_id).toBe('completed');
+      }
+    }
+    expect(finished.some((o) => o!.status === 'failed')).toBe(true);
 
-    // The write gap: the longest time without an acknowledged placement in the killed master's shards.
+    // The write gap: the longest time without an acknowledged placement in the killed master's
+    // shards, over the kill. It needs acks on both sides of the kill there, or nothing was measured.
     const acks = inVictimShards.map((o) => o.ackedAt!).sort((a, b) => a - b);
-    const gaps = acks.slice(1).map((t, i) => t - acks[i]!);
-    const gapMs = Math.max(...gaps.filter((_, i) => acks[i + 1]! > killedAt));
+    const before = acks.filter((t) => t <= killedAt);
+    const after = acks.filter((t) => t > killedAt);
+    expect(before.length, 'acks in the killed master shards before the kill').toBeGreaterThan(0);
+    expect(after.length, 'acks in the killed master shards after the kill').toBeGreaterThan(0);
+    const span = [before.at(-1)!, ...after];
+    const gapMs = Math.max(...span.slice(1).map((t, i) => t - span[i]!));
     const retried = outcomes.reduce((n, o) => n + o.unavailable, 0);
     process.stdout.write(
-      `failover: ${acked.length} orders acknowledged (${inVictimShards.length} in the killed master's shards), ` +
-        `${retried} retries, write gap ${gapMs} ms\n`,
+      `failover: ${acked.length} orders acknowledged (${inVictimShards.length} in the killed master's shards, ` +
+        `${after.length} after the kill), ${retried} retries, write gap ${gapMs} ms\n`,
     );
+    expect(Number.isFinite(gapMs)).toBe(true);
+    // No write lands in those shards until a replica is promoted, which takes at least the
+    // cluster-node-timeout (2 s): a gap under 1 s would mean the kill never reached the write path.
+    expect(gapMs).toBeGreaterThan(1000);
     expect(gapMs).toBeLessThan(30_000);
   }, 180_000);
 });

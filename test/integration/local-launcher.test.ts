@@ -9,6 +9,7 @@ import { localClusterPaths, stopLocalCluster } from '../../scripts/local-cluster
 import { findFreeBasePort, findNodesInDir, readPid, terminate } from '../../scripts/redis-process.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
 import { expectCleanHistory } from '../support/history.js';
+import { baseEnv } from '../support/processes.js';
 import { waitFor } from '../support/system.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,8 +34,7 @@ function launch(basePort: number, env: Record<string, string> = {}): Launch {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? root,
+      ...baseEnv(),
       PORT: '0',
       WORKERS: '2',
       STEP_FAILURE_RATE: '0',

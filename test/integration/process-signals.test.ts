@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { baseEnv } from '../support/processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -15,7 +16,7 @@ interface Run {
 function startSlowShutdown(shutdownMs: number, ipc = false): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/slow-shutdown.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', SHUTDOWN_MS: String(shutdownMs) },
+    env: { ...baseEnv(), SHUTDOWN_MS: String(shutdownMs) },
     stdio: ipc ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'],
   });
   const events: string[] = [];

@@ -17,8 +17,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '../../shared/config.js';
+import { createStore } from '../../shared/store.js';
 import { redisNodes } from '../support/cluster.js';
-import { freePort } from '../support/processes.js';
+import { onFreePort, uniqueNamespace, waitForOwnProbe } from '../support/processes.js';
+import { deleteNamespace } from '../support/system.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
@@ -58,6 +61,8 @@ const timings: Record<string, number> = {};
 let work = '';
 let buildDir = '';
 let appDir = '';
+/** The key namespace of the services this file starts on the shared test cluster; removed afterwards. */
+const namespace = uniqueNamespace('img');
 
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'orderflow-image-'));
@@ -105,7 +110,18 @@ beforeAll(() => {
 
 const children = new Set<ChildProcess>();
 afterAll(async () => {
+  const exits = [...children]
+    .filter((child) => child.exitCode === null && child.signalCode === null)
+    .map((child) => new Promise((resolve) => child.once('close', resolve)).then(() => undefined));
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.all(exits);
+  // Nothing of this file writes any more: remove its keys from the shared test cluster.
+  const store = createStore(loadConfig({ REDIS_NODES: redisNodes() }));
+  try {
+    await deleteNamespace(store, namespace);
+  } finally {
+    await store.quit();
+  }
   if (work) rmSync(work, { recursive: true, force: true });
   process.stdout.write(`production start timings: ${JSON.stringify(timings)}\n`);
 });
@@ -126,7 +142,8 @@ function start(command: string[], env: Record<string, string>) {
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has all its output been read (an EADDRINUSE, a last log line).
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return { child, exited, output: () => output };
 }
 
@@ -158,24 +175,47 @@ describe('the production image, built and started without Docker', () => {
   });
 
   it('runs the API and a worker node with the image commands, completes an order, and stops both cleanly', async () => {
-    const [apiPort, nodePort] = [await freePort(), await freePort()];
     const env = {
       REDIS_NODES: redisNodes(),
-      KEY_NAMESPACE: `img${Date.now().toString(36)}`,
+      KEY_NAMESPACE: namespace,
       STEP_MS: '20',
+      // The order must complete: no simulated failures.
       STEP_FAILURE_RATE: '0',
       ADMIN_TOKEN: 'production-start-token',
     };
     let started = performance.now();
-    const api = start(imageCommand, { ...env, HOST: '127.0.0.1', PORT: String(apiPort) });
-    const worker = start(compose.services.workers!.command, { ...env, NODE_PORT: String(nodePort) });
+    // PORT=0: the kernel picks the API's port at bind time and the API logs it, so no other process
+    // can take it between a choice and the bind.
+    const api = start(imageCommand, { ...env, HOST: '127.0.0.1', PORT: '0' });
+    // NODE_PORT=0 turns a worker's probe off, so it gets a free port, and another one if something
+    // took that port before the worker bound it; the probe counts only once it names this node.
+    const nodeId = `img-worker-${namespace}`;
+    let worker: ReturnType<typeof start> | undefined;
     try {
-      await ready(`http://127.0.0.1:${apiPort}/ready`);
-      await ready(`http://127.0.0.1:${nodePort}/ready`);
+      const apiUrl = await until(async () => {
+        const line = api
+          .output()
+          .split('\n')
+          .find((text) => text.includes('"listening"'));
+        return line === undefined ? undefined : new URL((JSON.parse(line) as { url: string }).url).origin;
+      }, 'the API to log the port it listens on');
+      const probe = await onFreePort(async (port) => {
+        worker = start(compose.services.workers!.command, {
+          ...env,
+          HOST: '127.0.0.1',
+          NODE_ID: nodeId,
+          NODE_PORT: String(port),
+        });
+        const url = `http://127.0.0.1:${port}`;
+        await waitForOwnProbe({ url, nodeId, port, exited: worker.exited, output: worker.output });
+        return url;
+      });
+      await ready(`${apiUrl}/ready`);
+      await ready(`${probe}/ready`);
       timings.ready_ms = ms(started);
 
       started = performance.now();
-      const placed = await fetch(`http://127.0.0.1:${apiPort}/orders`, {
+      const placed = await fetch(`${apiUrl}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ user_id: 'image-user', items: [{ sku: 'A-1', qty: 1 }] }),
@@ -183,7 +223,7 @@ describe('the production image, built and started without Docker', () => {
       expect(placed.status).toBe(202);
       const location = placed.headers.get('location')!;
       const done = await until(async () => {
-        const order = (await (await fetch(`http://127.0.0.1:${apiPort}${location}`)).json()) as {
+        const order = (await (await fetch(`${apiUrl}${location}`)).json()) as {
           status: string;
         };
         return order.status === 'completed' || order.status === 'failed' ? order : undefined;
@@ -191,14 +231,14 @@ describe('the production image, built and started without Docker', () => {
       expect(done.status).toBe('completed');
       timings.order_ms = ms(started);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\napi:\n${api.output()}\nworker:\n${worker.output()}`);
+      throw new Error(`${(error as Error).message}\napi:\n${api.output()}\nworker:\n${worker?.output()}`);
     }
 
     started = performance.now();
     process.kill(api.child.pid!, 'SIGTERM');
-    process.kill(worker.child.pid!, 'SIGTERM');
+    process.kill(worker!.child.pid!, 'SIGTERM');
     expect(await api.exited).toBe(0);
-    expect(await worker.exited).toBe(0);
+    expect(await worker!.exited).toBe(0);
     timings.stop_ms = ms(started);
   }, 60_000);
 

@@ -6,13 +6,20 @@ import { expectCleanHistory } from '../support/history.js';
 import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
-const STEP_MS = 1200;
-const LOCK_MS = 2000;
-const STALLED_INTERVAL_MS = 1000;
+// Steps long enough that the test can catch every order inside its step (and the rollback inside an
+// undo) with a second to spare on either side, on a loaded machine.
+const STEP_MS = 2000;
+// The production defaults (shared/config.ts): renewal every LOCK_MS/2 leaves 3 s of slack before a
+// live node's lock expires. With 2 s / 1 s, a renewal 1 s late while another fork ran tsc or npm ci
+// stalled a step of a live node, and the exact attempt lists below broke.
+const LOCK_MS = 6000;
+const STALLED_INTERVAL_MS = 3000;
+const HEARTBEAT_MS = 300;
 
 let system: TestSystem;
 const services: ServiceProcess[] = [];
 afterEach(async () => {
+  // The nodes first: close() deletes the test's namespace, which a live node would write to again.
   await killAll(services.splice(0));
   await system.close();
 });
@@ -26,7 +33,7 @@ function startNode(nodeId: string, env: Record<string, string> = {}) {
       COMPENSATION_MS: String(STEP_MS),
       LOCK_MS: String(LOCK_MS),
       STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
-      HEARTBEAT_MS: '300',
+      HEARTBEAT_MS: String(HEARTBEAT_MS),
       FAILURE_DIRECTIVES: '1',
       ...env,
     },
@@ -41,6 +48,7 @@ const sleepUntil = (t: number) => new Promise((resolve) => setTimeout(resolve, M
 describe('when a node is SIGKILLed in the middle of each step and of a rollback', () => {
   it('resumes every step and the rollback on another node, keeping the abandoned attempts', async () => {
     system = createTestSystem();
+    const registry = createNodeRegistry(system.store, system.config.KEY_NAMESPACE);
     const nodeA = startNode('node-a');
     await started(nodeA);
 
@@ -66,11 +74,21 @@ describe('when a node is SIGKILLed in the middle of each step and of a rollback'
       15_000,
       'every order inside its step on node-a',
     );
+    expect(await registry.get('node-a'), 'node-a listed while it runs').not.toBeNull();
     const killedAt = Date.now();
     nodeA.signal('SIGKILL');
-    expect((await nodeA.exited).signal).toBe('SIGKILL');
+    await nodeA.exited;
 
     const nodeB = startNode('node-b');
+    // A SIGKILLed node cannot deregister: its registry entry has to expire by itself after 5 missed
+    // heartbeats, and /nodes must stop listing it then rather than show a dead node as live.
+    await waitFor(
+      async () => ((await registry.get('node-a')) === null ? true : undefined),
+      5 * HEARTBEAT_MS + 5000,
+      'the registry entry of the killed node to expire',
+    );
+    const listed = (await system.get('/nodes')).body as { nodes: Array<{ id: string }> };
+    expect(listed.nodes.map((n) => n.id)).not.toContain('node-a');
     const finished = await Promise.all([...ids, rollback].map((id) => system.waitForTerminal(id, 40_000)));
 
     for (const [k, order] of finished.slice(0, 4).entries()) {
@@ -111,7 +129,6 @@ describe('when a node is SIGKILLed in the middle of each step and of a rollback'
     const stalled = await nodeB.waitForLog((l) => l.event === 'step-stalled');
     expect([...ids, rollback]).toContain(stalled.order_id);
     // node-b put the 5 steps of the dead node back to run, and says so in the registry.
-    const registry = createNodeRegistry(system.store, system.config.KEY_NAMESPACE);
     await waitFor(
       async () => ((await registry.get('node-b'))?.stalled_recovered === 5 ? true : undefined),
       5000,
@@ -132,7 +149,8 @@ describe('when the nodes running one step keep dying', () => {
           const step = (await read(id)).steps[1]!;
           return step.attempts.at(-1)?.node_id === nodeId && step.status === 'running' ? true : undefined;
         },
-        20_000,
+        // start-up, then scheduling on node-c; start-up and the dead node's lock expiry on node-d
+        40_000,
         `pre-processing running on ${nodeId}`,
       );
       node.signal('SIGKILL');

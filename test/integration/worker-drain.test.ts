@@ -9,6 +9,7 @@ import { createTestSystem, type TestSystem, waitFor } from '../support/system.js
 let system: TestSystem;
 const services: ServiceProcess[] = [];
 afterEach(async () => {
+  // The nodes first: close() deletes the test's namespace, which a live node would write to again.
   await killAll(services.splice(0));
   await system.close();
 });

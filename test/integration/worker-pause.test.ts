@@ -8,12 +8,22 @@ import { createTestSystem, waitFor } from '../support/system.js';
 const system = createTestSystem();
 const services: ServiceProcess[] = [];
 afterAll(async () => {
+  // The nodes first: close() deletes the test's namespace, which a live node would write to again.
   await killAll(services);
   await system.close();
 });
 
 function startNode(nodeId: string) {
-  const env = { STEP_MS: '3000', LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', HEARTBEAT_MS: '300' };
+  const env = {
+    // Long enough that the node is still inside the steps when the test stops it, on a loaded machine.
+    STEP_MS: '4000',
+    // The production defaults (shared/config.ts): renewal every LOCK_MS/2 leaves 3 s of slack. With
+    // 2 s / 1 s, a renewal 1 s late while another fork ran tsc or npm ci stalled a live node's step
+    // (the heir's, say), and the exact attempt lists below broke.
+    LOCK_MS: '6000',
+    STALLED_INTERVAL_MS: '3000',
+    HEARTBEAT_MS: '300',
+  };
   return spawnWorker(nodeId, system.config, env, services);
 }
 
@@ -44,14 +54,15 @@ describe('when a node is paused longer than its lock and then resumed', () => {
           ? true
           : undefined;
       },
-      20_000,
+      // start-up, then the paused node's locks expire (up to LOCK_MS) and two stalled checks see it
+      40_000,
       'the other node to take the steps over',
     );
     zombie.signal('SIGCONT');
 
     const lost = await zombie.waitForLog((l) => l.event === 'lock-lost', 15_000);
     expect(ids).toContain(lost.order_id);
-    const finished = await Promise.all(ids.map((id) => system.waitForTerminal(id, 30_000)));
+    const finished = await Promise.all(ids.map((id) => system.waitForTerminal(id, 40_000)));
     for (const order of finished) {
       expect(order.status).toBe('completed');
       expect(order.steps[0]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([
@@ -67,7 +78,7 @@ describe('when a node is paused longer than its lock and then resumed', () => {
     heir.signal('SIGTERM');
     expect((await heir.exited).code).toBe(0);
     const next = (await system.place({ user_id: 'after-the-pause' })).body.order_id;
-    const order = await system.waitForTerminal(next, 30_000);
+    const order = await system.waitForTerminal(next, 40_000);
     expect(order.status).toBe('completed');
     expect(order.steps.every((s) => s.node_id === 'node-zombie')).toBe(true);
   }, 120_000);
