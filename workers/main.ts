@@ -29,15 +29,24 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     onHeartbeat: telemetry.onHeartbeat,
     onDrainRequested: () => void shutdown('drain requested'),
   });
-  node.start();
   if (config.NODE_PORT > 0) {
-    const probe = serve({
-      fetch: createNodeHealthApp(node, telemetry.metrics.registry).fetch,
-      hostname: config.HOST,
-      port: config.NODE_PORT,
+    // Bound before the node takes a step: a taken port stops the process at once with one line,
+    // instead of an unhandled 'error' after it already started steps.
+    const probe = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const server = serve(
+        {
+          fetch: createNodeHealthApp(node, telemetry.metrics.registry).fetch,
+          hostname: config.HOST,
+          port: config.NODE_PORT,
+        },
+        () => resolve(server),
+      );
+      server.once('error', reject);
     });
+    logger.info({ event: 'probe-listening', url: `http://${config.HOST}:${config.NODE_PORT}` });
     onShutdown('probe server', () => new Promise<void>((resolve) => probe.close(() => resolve())));
   }
+  node.start();
   onShutdown('worker node', () => node.close());
   onShutdown('metrics (last counts)', () => telemetry.flush());
   onShutdown('store', async () => void (await store.quit()));
