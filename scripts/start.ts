@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
+import { createLogger, flushLogs } from '../shared/logger.js';
 import { exitCodeOf, FORCE_EXIT_SIGNALS, onStopSignals } from '../shared/process.js';
 import { claimOwnership, readOwner } from './cluster-owner.js';
 import {
@@ -67,7 +67,7 @@ function stop(code: number, reason: string): Promise<void> {
       clusterStopped = true;
     }
     log.info({ event: 'stopped', exit_code: code });
-    log.flush();
+    await flushLogs(log);
     process.exit(code);
   })();
   return stopping;

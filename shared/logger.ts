@@ -23,3 +23,19 @@ export function createLogger(
   // API's CPU at full placement load). pino flushes what is left synchronously when the process exits.
   return pino(options, pino.destination({ dest: 1, sync: false }));
 }
+
+/**
+ * Writes out what the asynchronous destination still buffers, and resolves when it is written (or
+ * after `timeoutMs`): before a deliberate process.exit, so the last lines ("stopped") are never lost
+ * to a write that was still under way when pino's exit hook ran.
+ */
+export function flushLogs(logger: Logger, timeoutMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,6 +1,6 @@
 // The life of a long-running process: start once, stop cleanly on SIGTERM/SIGINT, always exit.
 import { ConfigError } from './config.js';
-import type { Logger } from './logger.js';
+import { flushLogs, type Logger } from './logger.js';
 
 type Step = { name: string; run: () => Promise<void> | void };
 
@@ -70,7 +70,7 @@ export function runMain(
         }
       }
       logger?.info({ event: 'stopped', clean: !failed });
-      logger?.flush();
+      if (logger) await flushLogs(logger);
       process.exit(failed ? 1 : 0);
     })();
     return stopping;

@@ -187,12 +187,12 @@ describe("when the launcher's whole process group gets SIGTERM under load", () =
     await placeOrders(url, 20, 'launcher-term');
     const started = [launcherPid(l), ...Object.values(pids), ...(await redisPids(l.basePort))];
     expect(started.length).toBe(1 + 3 + 6);
-    // As a terminal, a CI runner or systemd does it: npm and the launcher both get it, and npm forwards it once more.
+    // As a terminal, a CI runner or systemd does it: npm and the launcher both get it, and npm forwards
+    // it once more (the kernel may merge the two while one is pending; process-signals covers both).
     process.kill(-l.child.pid!, 'SIGTERM');
     expect(await l.exited).toEqual({ code: 0, signal: null });
     expect(started.filter(isRunning)).toEqual([]);
     expect(existsSync(localClusterPaths({ basePort: l.basePort }).dir)).toBe(false);
-    expect(l.logs.some((line) => line.event === 'stop-already-running')).toBe(true);
   }, 120_000);
 });
 

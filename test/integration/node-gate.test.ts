@@ -36,36 +36,24 @@ async function runLoad(users: string[], ordersPerUser: number) {
   );
   sys.startNode();
 
-  // Sample the store itself while the node works: active jobs over every shard queue.
-  let sampledMax = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const counts = await Promise.all(queues.map((q) => q.getActiveCount()));
-      sampledMax = Math.max(
-        sampledMax,
-        counts.reduce((a, b) => a + b, 0),
-      );
-    }
-  })();
+  // The cap is checked on the windows the store itself recorded (processedOn / finishedOn, written
+  // by BullMQ's scripts as a job enters and leaves active). Summing getActiveCount over 12 queues was
+  // not a snapshot: each count is read at another instant, so a slot freed in one queue after it was
+  // read and taken in another before that one was read counted twice (9 of 8 seen under load).
   await Promise.all(placed.map((p) => sys.waitForTerminal(p.body.order_id, 60_000)));
-  sampling = false;
-  await sampler;
 
   const jobs = (await Promise.all(queues.map((q) => q.getJobs(['completed'], 0, -1)))).flat();
   await Promise.all(queues.map((q) => q.close()));
-  return { jobs, sampledMax, shards: new Set(users.map((u) => shardOf(u, 12))).size, orders: placed.length };
+  return { jobs, shards: new Set(users.map((u) => shardOf(u, 12))).size, orders: placed.length };
 }
 
 describe('when 8 or more shards are loaded', () => {
   it('never has more than the cap of steps active and reaches the cap', async () => {
     const users = Array.from({ length: 40 }, (_, i) => `gate-user-${i}`);
-    const { jobs, sampledMax, shards, orders } = await runLoad(users, 2);
+    const { jobs, shards, orders } = await runLoad(users, 2);
     expect(shards).toBeGreaterThanOrEqual(8);
     expect(jobs).toHaveLength(orders * 4);
     expect(maxOverlap(jobs)).toBe(CAP);
-    expect(sampledMax).toBeLessThanOrEqual(CAP);
-    expect(sampledMax).toBeGreaterThan(0);
   });
 });
 
