@@ -1,4 +1,5 @@
 // The order records in the store: read, create with placement, list by user, and fenced writes.
+import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { OrderRecord } from './domain/order.js';
 import type { Keyspace } from './keys.js';
@@ -7,13 +8,27 @@ import type { Store } from './store.js';
 
 // Writes the step's record only while the step's BullMQ lock still holds this run's token, and
 // only over the version the run read: a stale run (lock expired, taken over) writes nothing.
+// Each write leaves its id in `w`: a write that landed but whose reply was lost is sent again (by
+// ioredis after a reconnect, or by the run), and that resend must be told "already written" (2),
+// not "conflict", or a live run would take its own write for another run's and give the step up.
 const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local v = redis.call('HGET', KEYS[2], 'v')
-if v ~= ARGV[2] then return -1 end
-redis.call('HSET', KEYS[2], 'v', tonumber(v) + 1, 'doc', ARGV[3])
+local stored = redis.call('HMGET', KEYS[2], 'v', 'w')
+if stored[1] ~= ARGV[2] then
+  if stored[2] == ARGV[5] and tonumber(stored[1]) == tonumber(ARGV[2]) + 1 then return 2 end
+  return -1
+end
+redis.call('HSET', KEYS[2], 'v', tonumber(stored[1]) + 1, 'doc', ARGV[3], 'w', ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1`;
+
+/**
+ * The id of a write: the run's lock token and a digest of the document. A resend carries the same
+ * one; any other write over the same version (another run, or this run with another document) not.
+ */
+export function writeIdOf(token: string, doc: string): string {
+  return `${token}/${createHash('sha1').update(doc).digest('base64url')}`;
+}
 
 // Creates the record unless it exists (a retried placement), indexes it under its user and
 // trims index entries older than the record TTL, which sort first because ids start with time.
@@ -41,6 +56,7 @@ interface OrderScripts {
     version: string,
     doc: string,
     ttl: number,
+    writeId: string,
   ): Promise<number>;
   claimIdempotency(key: string, binding: string, ttlSeconds: number): Promise<string | null>;
 }
@@ -59,7 +75,12 @@ export interface VersionedOrder {
   version: number;
 }
 
-export type FencedWriteResult = 'written' | 'lock-lost' | 'conflict';
+/** `already-written`: this very write had landed before (a resend); the run goes on as if `written`. */
+export type FencedWriteResult = 'written' | 'already-written' | 'lock-lost' | 'conflict';
+export type FencedWrite =
+  | { outcome: 'written' | 'already-written'; written: VersionedOrder }
+  | { outcome: 'lock-lost' | 'conflict'; written?: undefined };
+const OUTCOMES: Record<number, FencedWriteResult> = { 1: 'written', 2: 'already-written', 0: 'lock-lost' };
 
 export interface OrderPage {
   orderIds: string[];
@@ -129,19 +150,29 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
       return scripts.ofClaimIdempotency(keyspace.shard(shard).idempotency(userId, key), binding, ttlSeconds);
     },
 
-    /** Writes `next` over `expected` only while `token` holds the lock of job `jobId`. */
-    async fencedWrite(jobId: string, token: string, expected: VersionedOrder, next: OrderRecord) {
+    /**
+     * Writes `next` over `expected` only while `token` holds the lock of job `jobId`. Sending the
+     * same write again is safe: once it landed, the answer is `already-written`, changing nothing.
+     */
+    async fencedWrite(
+      jobId: string,
+      token: string,
+      expected: VersionedOrder,
+      next: OrderRecord,
+    ): Promise<FencedWrite> {
       const keys = keyspace.shard(next.shard);
+      const doc = JSON.stringify(next);
       const result = await scripts.ofFencedWrite(
         keys.jobLock(jobId),
         keys.order(next.order_id),
         token,
         String(expected.version),
-        JSON.stringify(next),
+        doc,
         ttlMs,
+        writeIdOf(token, doc),
       );
-      const outcome: FencedWriteResult = result === 1 ? 'written' : result === 0 ? 'lock-lost' : 'conflict';
-      return outcome === 'written'
+      const outcome = OUTCOMES[result] ?? 'conflict';
+      return outcome === 'written' || outcome === 'already-written'
         ? { outcome, written: { order: next, version: expected.version + 1 } }
         : { outcome };
     },

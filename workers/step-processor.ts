@@ -2,28 +2,14 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { FailurePolicy } from '../shared/domain/failure-policy.js';
 import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
-import {
-  completeCompensation,
-  completeStep,
-  erroredStep,
-  failStep,
-  finishRollback,
-  pendingCompensations,
-  planStep,
-  startCompensation,
-  startStep,
-} from '../shared/domain/transitions.js';
+import { completeStep, erroredRun, failStep, planStep, startStep } from '../shared/domain/transitions.js';
 import type { Logger } from '../shared/logger.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
+import { createRecentRecords, createRunWriter, LockLostError, StaleRecordError } from './run-writer.js';
+import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
 
-/** This run no longer holds the step's lock: another run owns the order now, so this one stops. */
-export class LockLostError extends Error {
-  constructor(jobId: string, outcome: string) {
-    super(`lost the lock of ${jobId} (${outcome}); run abandoned without writing`);
-    this.name = this.constructor.name;
-  }
-}
+export { LockLostError } from './run-writer.js';
 
 /** What the pipeline reports to metrics; every callback is optional. */
 export interface StepObserver {
@@ -36,34 +22,6 @@ export interface StepObserver {
   stalledRecovered?(): void;
 }
 
-/** A record taken from this node's cache was older than the store's: read it again and start over. */
-class StaleRecordError extends Error {}
-
-/**
- * The records this node wrote last, by order id: the next step of an order usually runs on the node
- * that completed the previous one (the slot passes to it), which then starts from the record it
- * wrote instead of reading it back. Safe because every write is fenced by version: a stale copy
- * makes the first write a conflict, and the run reads the record and starts over.
- */
-function createRecentRecords(limit: number) {
-  const records = new Map<string, VersionedOrder>();
-  return {
-    /** Removes and returns the copy of `orderId`, if any. */
-    take(orderId: string): VersionedOrder | undefined {
-      const found = records.get(orderId);
-      if (found) records.delete(orderId);
-      return found;
-    },
-    remember(written: VersionedOrder): void {
-      const { order } = written;
-      records.delete(order.order_id);
-      if (order.status === 'completed' || order.status === 'failed') return;
-      records.set(order.order_id, written);
-      if (records.size > limit) records.delete(records.keys().next().value!);
-    },
-  };
-}
-
 export interface StepProcessorDeps {
   /** Only reads and fenced writes: a step never creates, lists or indexes records. */
   orders: Pick<OrderStore, 'read' | 'fencedWrite'>;
@@ -71,6 +29,10 @@ export interface StepProcessorDeps {
   stepMs: number;
   compensationMs: number;
   maxStepCrashes: number;
+  /** Runs of one rollback lost to dead nodes before it is given up (default: maxStepCrashes). */
+  maxRollbackCrashes?: number;
+  /** Waits before each resend of a write whose reply was lost (default 100, 500, 2000 ms). */
+  resendDelaysMs?: readonly number[];
   failureOf: FailurePolicy;
   logger: Logger;
   observer?: StepObserver;
@@ -119,51 +81,43 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     });
     if (!token) throw new Error('BullMQ passed no lock token');
 
-    let fromCache = false;
-    const write = async (current: VersionedOrder, next: OrderRecord): Promise<VersionedOrder> => {
-      const result = await orders.fencedWrite(jobId, token, current, next);
-      if (result.written) {
-        fromCache = false;
-        recent.remember(result.written);
-        return result.written;
-      }
-      if (fromCache && result.outcome === 'conflict') {
-        log.debug({ event: 'cached-record-stale' });
-        throw new StaleRecordError();
-      }
-      observer.lockLost?.(step);
-      log.warn(
-        { event: 'lock-lost', outcome: result.outcome },
-        'fenced write refused: lock lost, abandoning run',
-      );
-      throw new LockLostError(jobId, result.outcome);
-    };
-
-    const rollBack = async (current: VersionedOrder): Promise<never> => {
-      for (const undo of pendingCompensations(current.order)) {
-        current = await write(current, startCompensation(current.order, undo, nodeId, now()));
-        log.info({ event: 'compensation-started', compensated_step: undo });
-        await sleep(deps.compensationMs);
-        current = await write(current, completeCompensation(current.order, undo, now()));
-      }
-      current = await write(current, finishRollback(current.order, now()));
-      observer.orderFinished?.(current.order);
-      log.info({ event: 'order-failed', reason: current.order.failure?.reason });
-      throw new UnrecoverableError(current.order.failure?.reason ?? `${step} failed`);
+    // A cached copy only for a step that would run: any other plan is decided on the stored record.
+    const cached = useCache ? recent.take(order_id) : undefined;
+    const fromCache = cached !== undefined && planStep(cached.order, step).kind === 'run';
+    const current = fromCache ? cached : await orders.read(order_id);
+    if (!current) throw new UnrecoverableError(`order ${order_id} has no record (expired or never stored)`);
+    const writer = createRunWriter({
+      orders,
+      jobId,
+      token,
+      step,
+      log,
+      lockLost: (lost) => observer.lockLost?.(lost),
+      recent,
+      resendDelaysMs: deps.resendDelaysMs ?? [100, 500, 2000],
+      start: current,
+      fromCache,
+    });
+    const { write } = writer;
+    const rollback: RollbackRun = {
+      step,
+      nodeId,
+      write,
+      log,
+      observer,
+      now,
+      sleep,
+      compensationMs: deps.compensationMs,
+      maxRollbackCrashes: deps.maxRollbackCrashes ?? deps.maxStepCrashes,
     };
 
     const failAndRollBack = async (current: VersionedOrder, reason: string, startedAt: number) => {
       const failed = await write(current, failStep(current.order, step, nodeId, now(), reason));
       observer.stepFinished?.(step, 'failed', Date.now() - startedAt);
       log.info({ event: 'step-failed', reason });
-      return rollBack(failed);
+      return rollBack(rollback, failed);
     };
 
-    // A cached copy only for a step that would run: any other plan is decided on the stored record.
-    const cached = useCache ? recent.take(order_id) : undefined;
-    fromCache = cached !== undefined && planStep(cached.order, step).kind === 'run';
-    let current = fromCache ? cached : await orders.read(order_id);
-    if (!current) throw new UnrecoverableError(`order ${order_id} has no record (expired or never stored)`);
     const plan = planStep(current.order, step);
     switch (plan.kind) {
       case 'done':
@@ -173,53 +127,58 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         throw new UnrecoverableError(current.order.failure?.reason ?? `${step} failed`);
       case 'refuse':
         throw new UnrecoverableError(`${step} cannot run: ${plan.reason}`);
-      case 'resume-rollback':
-        log.info({ event: 'rollback-resumed' });
-        return rollBack(current);
     }
 
-    const startedAt = Date.now();
-    const record = current.order.steps.find((s) => s.name === step)!;
-    // Runs lost to dead nodes: the record counts those that got as far as their start write,
-    // BullMQ's stall counter also those that died before it.
-    const inRecord = record.attempts.filter(
-      (a) => a.outcome === 'running' || a.outcome === 'abandoned',
-    ).length;
-    const crashed = Math.max(inRecord, job.stalledCounter ?? 0);
-    if (crashed >= deps.maxStepCrashes) {
-      return failAndRollBack(
-        current,
-        `${step} lost its node ${crashed} times (limit ${deps.maxStepCrashes})`,
-        startedAt,
-      );
-    }
-
-    // Every job of a chain is created at placement: a later step waited from its predecessor's end.
-    const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
-    const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
-    current = await write(current, startStep(current.order, step, nodeId, now()));
-    observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
-    log.info({ event: 'step-started' });
     try {
-      await sleep(deps.stepMs);
-      const failure = deps.failureOf(current.order, step);
-      if (failure) return await failAndRollBack(current, failure, startedAt);
-      current = await write(current, completeStep(current.order, step, nodeId, now()));
+      if (plan.kind === 'resume-rollback') return await resumeRollback(rollback, current);
+      return await runPlanned(current);
     } catch (error) {
-      if (!(error instanceof UnrecoverableError || error instanceof LockLostError)) {
-        // An infrastructure error: BullMQ retries with backoff; record the attempt's end if we still can.
+      const decided = [UnrecoverableError, LockLostError, StaleRecordError].some((e) => error instanceof e);
+      if (!decided) {
+        // An infrastructure error: BullMQ retries with backoff. The run's attempt (of the step, or
+        // of the undo it had open) ends as `error`, so that the retry counts no lost node for it.
         log.warn({ event: 'step-error', err: error });
-        await write(current, erroredStep(current.order, step, nodeId, now())).catch(() => undefined);
+        await writer.recordError((order) => erroredRun(order, step, nodeId, now()));
       }
       throw error;
     }
-    observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
-    log.info({ event: 'step-completed' });
-    if (current.order.status === 'completed') {
-      observer.orderFinished?.(current.order);
-      const durationMs = Date.parse(current.order.completed_at!) - Date.parse(current.order.created_at);
-      log.info({ event: 'order-completed', duration_ms: durationMs });
+
+    /** Runs the step from its start write; `current` is a record on which it plans to run. */
+    async function runPlanned(current: VersionedOrder): Promise<StepResult> {
+      const startedAt = Date.now();
+      const record = current.order.steps.find((s) => s.name === step)!;
+      // Runs lost to dead nodes: the record counts those that got as far as their start write,
+      // BullMQ's stall counter also those that died before it.
+      const inRecord = record.attempts.filter(
+        (a) => a.outcome === 'running' || a.outcome === 'abandoned',
+      ).length;
+      const crashed = Math.max(inRecord, job.stalledCounter ?? 0);
+      if (crashed >= deps.maxStepCrashes) {
+        return failAndRollBack(
+          current,
+          `${step} lost its node ${crashed} times (limit ${deps.maxStepCrashes})`,
+          startedAt,
+        );
+      }
+
+      // Every job of a chain is created at placement: a later step waited from its predecessor's end.
+      const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
+      const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
+      current = await write(current, startStep(current.order, step, nodeId, now()));
+      observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
+      log.info({ event: 'step-started' });
+      await sleep(deps.stepMs);
+      const failure = deps.failureOf(current.order, step);
+      if (failure) return failAndRollBack(current, failure, startedAt);
+      current = await write(current, completeStep(current.order, step, nodeId, now()));
+      observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
+      log.info({ event: 'step-completed' });
+      if (current.order.status === 'completed') {
+        observer.orderFinished?.(current.order);
+        const durationMs = Date.parse(current.order.completed_at!) - Date.parse(current.order.created_at);
+        log.info({ event: 'order-completed', duration_ms: durationMs });
+      }
+      return { step, outcome: 'completed' };
     }
-    return { step, outcome: 'completed' };
   }
 }

@@ -31,6 +31,20 @@ export interface RollbackEntry {
   started_at: string;
   completed_at: string | null;
   node_id: string;
+  /**
+   * Every run of this undo, as a step's attempts: a resumed undo ends the dead node's run as
+   * `abandoned`, which is what the rollback's crash limit counts. Absent on entries written before.
+   */
+  attempts?: Attempt[];
+}
+
+/** A rollback given up before its end (its nodes kept dying): what was left undone, and why. */
+export interface RollbackFailure {
+  /** The undo that was open (or next) when the rollback stopped. */
+  step: StepName;
+  reason: string;
+  /** The steps still in effect, in the order the rollback would have undone them. */
+  not_compensated: StepName[];
 }
 
 export interface OrderItem {
@@ -53,6 +67,8 @@ export interface OrderRecord {
   steps: StepRecord[];
   failure: { step: StepName; reason: string } | null;
   rollback: RollbackEntry[];
+  /** Only on an order whose rollback was given up: it ended `failed` with steps not compensated. */
+  rollback_failure?: RollbackFailure;
 }
 
 /** What a customer asks for; the rest of the record is the system's. */
@@ -110,6 +126,14 @@ export function cloneOrder(order: OrderRecord): OrderRecord {
       attempts: step.attempts.map((attempt) => ({ ...attempt })),
     })),
     failure: order.failure ? { ...order.failure } : null,
-    rollback: order.rollback.map((entry) => ({ ...entry })),
+    rollback: order.rollback.map((entry) =>
+      entry.attempts ? { ...entry, attempts: entry.attempts.map((a) => ({ ...a })) } : { ...entry },
+    ),
+    ...(order.rollback_failure && {
+      rollback_failure: {
+        ...order.rollback_failure,
+        not_compensated: [...order.rollback_failure.not_compensated],
+      },
+    }),
   };
 }

@@ -1,5 +1,6 @@
 // The order's state machine: each function returns the next record or throws; nothing here does I/O.
 import {
+  type Attempt,
   cloneOrder,
   isTerminal,
   type OrderRecord,
@@ -33,6 +34,19 @@ const stepOf = (order: OrderRecord, name: StepName): StepRecord => {
 
 const iso = (now: Date) => now.toISOString();
 
+/** Runs still marked running belong to a dead node (or one that lost the lock): abandoned. */
+const abandonRunning = (attempts: Attempt[] = []) => {
+  for (const attempt of attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
+};
+
+/** The rollback is over, finished or given up: the order ends failed. */
+function endFailed(next: OrderRecord, now: Date): OrderRecord {
+  next.status = 'failed';
+  next.current_step = 'failed';
+  next.completed_at = iso(now);
+  return next;
+}
+
 /** Decides how a run of `name` proceeds given what the record already holds. */
 export function planStep(order: OrderRecord, name: StepName): StepPlan {
   const step = stepOf(order, name);
@@ -55,7 +69,7 @@ export function startStep(order: OrderRecord, name: StepName, nodeId: string, no
   if (plan.kind !== 'run') throw new TransitionError(`cannot start ${name}: ${plan.kind}`);
   const next = cloneOrder(order);
   const step = stepOf(next, name);
-  for (const attempt of step.attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
+  abandonRunning(step.attempts);
   step.status = 'running';
   step.started_at = iso(now);
   step.completed_at = null;
@@ -118,7 +132,7 @@ export function failStep(
   const step = stepOf(next, name);
   const last = step.attempts.at(-1);
   if (last?.outcome === 'running' && last.node_id === nodeId) endAttempt(step, nodeId, now, 'failed');
-  for (const attempt of step.attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
+  abandonRunning(step.attempts);
   step.status = 'failed';
   step.completed_at = iso(now);
   step.node_id = nodeId;
@@ -137,7 +151,16 @@ export function pendingCompensations(order: OrderRecord): StepName[] {
     .reverse();
 }
 
-/** Undoing `name` starts; a resumed undo replaces the unfinished entry of a dead node. */
+/** The run of the undo under way, if any: the last attempt of the open rollback entry. */
+const openUndo = (order: OrderRecord): { entry: RollbackEntry; run: Attempt | undefined } | undefined => {
+  const entry = order.rollback.find((r) => r.completed_at === null);
+  return entry && { entry, run: entry.attempts?.at(-1) };
+};
+
+/**
+ * Undoing `name` starts; a resumed undo replaces the unfinished entry of a dead node, keeping that
+ * node's run in the entry's attempts as `abandoned` (one that ended by an error stays `error`).
+ */
 export function startCompensation(
   order: OrderRecord,
   name: StepName,
@@ -148,8 +171,12 @@ export function startCompensation(
     throw new TransitionError(`cannot compensate ${name} of a ${order.status} order`);
   }
   const next = cloneOrder(order);
-  const entry: RollbackEntry = { step: name, started_at: iso(now), completed_at: null, node_id: nodeId };
   const open = next.rollback.findIndex((r) => r.step === name && r.completed_at === null);
+  const attempts = open === -1 ? [] : (next.rollback[open]!.attempts ?? []);
+  abandonRunning(attempts);
+  attempts.push({ node_id: nodeId, started_at: iso(now), ended_at: null, outcome: 'running' });
+  const entry: RollbackEntry = { step: name, started_at: iso(now), completed_at: null, node_id: nodeId };
+  entry.attempts = attempts;
   if (open === -1) next.rollback.push(entry);
   else next.rollback[open] = entry;
   return next;
@@ -161,8 +188,40 @@ export function completeCompensation(order: OrderRecord, name: StepName, now: Da
   const entry = next.rollback.find((r) => r.step === name && r.completed_at === null);
   if (!entry) throw new TransitionError(`no compensation of ${name} is under way`);
   entry.completed_at = iso(now);
+  const run = entry.attempts?.at(-1);
+  if (run?.outcome === 'running') Object.assign(run, { outcome: 'completed', ended_at: iso(now) });
   stepOf(next, name).status = 'compensated';
   return next;
+}
+
+/**
+ * An infrastructure error ended `nodeId`'s run of step `name`: its running attempt of the step, or
+ * of the undo it had open while rolling back, ends as `error` (retried, not a lost node). Null when
+ * the node runs neither, e.g. between two undos: there is nothing of its run to end.
+ */
+export function erroredRun(
+  order: OrderRecord,
+  name: StepName,
+  nodeId: string,
+  now: Date,
+): OrderRecord | null {
+  const last = stepOf(order, name).attempts.at(-1);
+  if (last?.outcome === 'running' && last.node_id === nodeId) return erroredStep(order, name, nodeId, now);
+  const undo = openUndo(order)?.run;
+  if (order.status !== 'rolling_back' || undo?.outcome !== 'running' || undo.node_id !== nodeId) return null;
+  const next = cloneOrder(order);
+  Object.assign(openUndo(next)!.run!, { outcome: 'error', ended_at: iso(now) });
+  return next;
+}
+
+/**
+ * Runs of the rollback lost to dead nodes (or lost locks): abandoned undo runs, and a run still
+ * marked running, which a run resuming the rollback holds the lock over, so whose node is gone.
+ */
+export function lostRollbackRuns(order: OrderRecord): number {
+  return order.rollback
+    .flatMap((entry) => entry.attempts ?? [])
+    .filter((a) => a.outcome === 'abandoned' || a.outcome === 'running').length;
 }
 
 /** Every completed step is compensated: the order ends failed. */
@@ -170,9 +229,23 @@ export function finishRollback(order: OrderRecord, now: Date): OrderRecord {
   if (order.status !== 'rolling_back' || pendingCompensations(order).length > 0) {
     throw new TransitionError(`rollback of ${order.order_id} is not finished`);
   }
+  return endFailed(cloneOrder(order), now);
+}
+
+/**
+ * The rollback is given up (its runs kept losing their nodes): the order ends failed, the open undo
+ * left open, its dead run abandoned; `rollback_failure` names the undo it stopped at, why, and the
+ * steps still in effect. It does not skip to the earlier undos, which were written for a state
+ * where the later steps were undone already: what is left is an operator's.
+ */
+export function abandonRollback(order: OrderRecord, now: Date, reason: string): OrderRecord {
+  const pending = pendingCompensations(order);
+  if (order.status !== 'rolling_back' || pending.length === 0) {
+    throw new TransitionError(`rollback of ${order.order_id} has nothing left to give up`);
+  }
   const next = cloneOrder(order);
-  next.status = 'failed';
-  next.current_step = 'failed';
-  next.completed_at = iso(now);
-  return next;
+  const open = openUndo(next);
+  abandonRunning(open?.entry.attempts);
+  next.rollback_failure = { step: open?.entry.step ?? pending[0]!, reason, not_compensated: pending };
+  return endFailed(next, now);
 }

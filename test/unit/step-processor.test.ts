@@ -232,3 +232,158 @@ describe("when the node's own copy of the record is stale", () => {
     expect(world.store.writes).toHaveLength(writes);
   });
 });
+
+describe('when a landed write loses its reply (issue 12)', () => {
+  it.each([
+    { how: 'resend' as const, case: 'ioredis resends it after reconnecting' },
+    { how: 'throw' as const, case: 'the caller gets a connection error' },
+  ])('runs the whole chain as if the replies had come, when $case', async ({ how }) => {
+    const world = createWorld();
+    const lockLost = vi.fn();
+    // Every write's first try lands and loses its reply; its resend (the next try) gets one.
+    for (let n = 1; n <= 16; n += 2) world.store.breakWrite(n, { reply: how });
+    expect(await world.runChain(world.node('node-a', { observer: { lockLost } }))).toBeUndefined();
+    const order = world.order();
+    expect(order.status).toBe('completed');
+    expect(order.steps.map((s) => s.attempts.map((a) => [a.node_id, a.outcome]))).toEqual(
+      STEPS.map(() => [['node-a', 'completed']]),
+    );
+    expect(world.store.writes).toHaveLength(8); // each write landed once
+    expect(world.store.record(ORDER_ID)!.version).toBe(9);
+    expect(lockLost).not.toHaveBeenCalled();
+    expect(world.logs.filter((l) => l.event === 'lock-lost')).toEqual([]);
+  });
+
+  it('still writes nothing when the lock was taken while the connection was down', async () => {
+    const world = createWorld();
+    const lockLost = vi.fn();
+    // The completion never reached the store, and the lock expired before it could be resent.
+    const meanwhile = () => world.store.lock(jobIdOf('scheduling'), 'another-run');
+    world.store.breakWrite(2, { reply: 'throw', lands: false, meanwhile });
+    await expect(world.node('node-a', { observer: { lockLost } })('scheduling')).rejects.toBeInstanceOf(
+      LockLostError,
+    );
+    expect(world.store.writes).toHaveLength(1); // the start only
+    expect(world.order().steps[0]!.attempts.map((a) => a.outcome)).toEqual(['running']);
+    expect(lockLost).toHaveBeenCalledWith('scheduling');
+  });
+});
+
+describe('when a compensation hits an infrastructure error (issue 12)', () => {
+  /** Runs the chain of an order failing at processing whose first `errors` undos throw. */
+  async function withUndoErrors(errors: number) {
+    const world = createWorld('blip#fail=processing');
+    const lockLost = vi.fn();
+    let undos = 0;
+    world.hooks.sleep = (ms) => {
+      if (ms === COMPENSATION_MS && ++undos <= errors) throw new Error('connection reset');
+    };
+    const nodeA = world.node('node-a', { observer: { lockLost } });
+    return { world, lockLost, nodeA, error: await world.runChain(nodeA) };
+  }
+
+  it('reports no lost lock and leaves the open undo, marked error, to the retry', async () => {
+    const { world, lockLost, error } = await withUndoErrors(1);
+    expect((error as Error).message).toBe('connection reset');
+    expect(lockLost).not.toHaveBeenCalled();
+    expect(world.logs.filter((l) => l.event === 'lock-lost')).toEqual([]);
+    const order = world.order();
+    expect(order.status).toBe('rolling_back');
+    expect(order.steps[2]!.attempts.map((a) => a.outcome)).toEqual(['failed']);
+    expect(order.rollback.map((r) => [r.step, r.node_id, r.completed_at])).toEqual([
+      ['pre-processing', 'node-a', null],
+    ]);
+    expect(order.rollback[0]!.attempts!.map((a) => [a.node_id, a.outcome])).toEqual([['node-a', 'error']]);
+  });
+
+  it("resumes on BullMQ's retry and finishes the rollback, compensating nothing twice", async () => {
+    const { world, nodeA, lockLost } = await withUndoErrors(1);
+    await expect(nodeA('processing')).rejects.toThrow(
+      new UnrecoverableError('processing failed (directive)'),
+    );
+    const order = world.order();
+    expect(order.status).toBe('failed');
+    expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'failed', 'pending']);
+    expect(order.rollback.map((r) => [r.step, r.completed_at !== null])).toEqual([
+      ['pre-processing', true],
+      ['scheduling', true],
+    ]);
+    expect(order.rollback[0]!.attempts!.map((a) => a.outcome)).toEqual(['error', 'completed']);
+    expect(lockLost).not.toHaveBeenCalled();
+  });
+
+  it('counts no errored run as a lost node: more errors than the crash limit still end compensated', async () => {
+    const { world, nodeA } = await withUndoErrors(3);
+    for (let retry = 0; retry < 2; retry++)
+      await expect(nodeA('processing')).rejects.toThrow('connection reset');
+    await expect(nodeA('processing')).rejects.toThrow('processing failed (directive)');
+    expect(world.order().steps.map((s) => s.status)).toEqual([
+      'compensated',
+      'compensated',
+      'failed',
+      'pending',
+    ]);
+    expect(world.order().rollback_failure).toBeUndefined();
+  });
+});
+
+describe('when the nodes rolling back keep dying (issue 12)', () => {
+  /** An order failed at processing whose undo of pre-processing lost its node on each of `nodes`. */
+  async function rollbackLostOn(...nodes: string[]) {
+    const world = createWorld('doomed#fail=processing');
+    world.hooks.sleep = (ms) => {
+      if (ms === COMPENSATION_MS) world.store.lock(jobIdOf('processing'), 'expired');
+    };
+    const [first, ...resumes] = nodes;
+    expect(await world.runChain(world.node(first!))).toBeInstanceOf(LockLostError);
+    for (const node of resumes) await expect(world.node(node)('processing')).rejects.toThrow(LockLostError);
+    world.hooks.sleep = undefined;
+    return world;
+  }
+
+  it('ends the order failed after MAX_STEP_CRASHES lost runs, naming the undo not run and why', async () => {
+    const world = await rollbackLostOn('node-a', 'node-b');
+    const orderFinished = vi.fn();
+    const reason = 'rollback lost its node 2 times (limit 2)';
+    await expect(world.node('node-c', { observer: { orderFinished } })('processing')).rejects.toThrow(
+      new UnrecoverableError(
+        `processing failed (directive); ${reason}: pre-processing, scheduling not compensated`,
+      ),
+    );
+    const order = world.order();
+    expect(order).toMatchObject({ status: 'failed', current_step: 'failed' });
+    expect(order.failure).toEqual({ step: 'processing', reason: 'processing failed (directive)' });
+    expect(order.rollback_failure).toEqual({
+      step: 'pre-processing',
+      reason,
+      not_compensated: ['pre-processing', 'scheduling'],
+    });
+    expect(order.steps.map((s) => s.status)).toEqual(['completed', 'completed', 'failed', 'pending']);
+    expect(order.rollback.map((r) => [r.step, r.node_id, r.completed_at])).toEqual([
+      ['pre-processing', 'node-b', null],
+    ]);
+    expect(order.rollback[0]!.attempts!.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-a', 'abandoned'],
+      ['node-b', 'abandoned'],
+    ]);
+    expect(world.sleeps.filter(([node]) => node === 'node-c')).toEqual([]);
+    expect(orderFinished).toHaveBeenCalledTimes(1);
+
+    // The order is terminal: a further run of the job only fails it, writing nothing.
+    const writes = world.store.writes.length;
+    await expect(world.node('node-d')('processing')).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(world.store.writes).toHaveLength(writes);
+  });
+
+  it('still resumes and finishes the rollback while fewer runs than the limit were lost', async () => {
+    const world = await rollbackLostOn('node-a');
+    await expect(world.node('node-b')('processing')).rejects.toThrow('processing failed (directive)');
+    const order = world.order();
+    expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'failed', 'pending']);
+    expect(order.rollback[0]!.attempts!.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-a', 'abandoned'],
+      ['node-b', 'completed'],
+    ]);
+    expect(order.rollback_failure).toBeUndefined();
+  });
+});

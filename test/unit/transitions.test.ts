@@ -31,6 +31,9 @@ const pendingCompensations = onFrozen(transitions.pendingCompensations);
 const startCompensation = onFrozen(transitions.startCompensation);
 const completeCompensation = onFrozen(transitions.completeCompensation);
 const finishRollback = onFrozen(transitions.finishRollback);
+const erroredRun = onFrozen(transitions.erroredRun);
+const lostRollbackRuns = onFrozen(transitions.lostRollbackRuns);
+const abandonRollback = onFrozen(transitions.abandonRollback);
 
 const placed = () => newOrder(ORDER_ID, 3, { user_id: 'user-1', items: [{ sku: 'A', qty: 2 }] }, at(0));
 const stepOf = (order: OrderRecord, name: StepName) => order.steps.find((s) => s.name === name)!;
@@ -306,6 +309,14 @@ describe.each(STEPS.map((name, index) => ({ name, index })))(
             started_at: iso(200 + 10 * k),
             completed_at: iso(205 + 10 * k),
             node_id: 'node-c',
+            attempts: [
+              {
+                node_id: 'node-c',
+                started_at: iso(200 + 10 * k),
+                ended_at: iso(205 + 10 * k),
+                outcome: 'completed',
+              },
+            ],
           })),
         );
         expect(pendingAfterEach).toEqual(
@@ -335,18 +346,52 @@ describe('when a compensation is resumed after its node died', () => {
   let order = startCompensation(failedAt('post-processing'), 'processing', 'node-a', at(200));
   order = startCompensation(order, 'processing', 'node-b', at(230));
 
-  it('replaces the unfinished entry instead of adding a second one', () => {
+  const deadRun = { node_id: 'node-a', started_at: iso(200), ended_at: null, outcome: 'abandoned' };
+
+  it("replaces the unfinished entry instead of adding a second one, keeping the dead node's run", () => {
     expect(order.rollback).toEqual([
-      { step: 'processing', started_at: iso(230), completed_at: null, node_id: 'node-b' },
+      {
+        step: 'processing',
+        started_at: iso(230),
+        completed_at: null,
+        node_id: 'node-b',
+        attempts: [deadRun, { node_id: 'node-b', started_at: iso(230), ended_at: null, outcome: 'running' }],
+      },
     ]);
+    expect(lostRollbackRuns(order)).toBe(2); // node-a's, and node-b's if a run resumes now
   });
 
   it('completes the replaced entry and moves on to the next step', () => {
     const done = completeCompensation(order, 'processing', at(231));
     expect(done.rollback).toEqual([
-      { step: 'processing', started_at: iso(230), completed_at: iso(231), node_id: 'node-b' },
+      {
+        step: 'processing',
+        started_at: iso(230),
+        completed_at: iso(231),
+        node_id: 'node-b',
+        attempts: [
+          deadRun,
+          { node_id: 'node-b', started_at: iso(230), ended_at: iso(231), outcome: 'completed' },
+        ],
+      },
     ]);
     expect(pendingCompensations(done)).toEqual(['pre-processing', 'scheduling']);
+    expect(lostRollbackRuns(done)).toBe(1);
+  });
+
+  it('resumes an entry written before undo runs were recorded, as one without them', () => {
+    const { attempts: _, ...legacy } = startCompensation(
+      failedAt('post-processing'),
+      'processing',
+      'n',
+      at(200),
+    ).rollback[0]!;
+    const old = { ...failedAt('post-processing'), rollback: [legacy] };
+    expect(lostRollbackRuns(old)).toBe(0);
+    const resumed = startCompensation(old, 'processing', 'node-b', at(230));
+    expect(resumed.rollback[0]!.attempts!.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-b', 'running'],
+    ]);
   });
 
   it('is what the failed step plans while the order rolls back', () => {
@@ -430,6 +475,96 @@ describe('when a step is failed by the crash limit or out of turn', () => {
     expect(() => failStep(completedThrough(4), 'processing', 'node-a', at(50), 'late')).toThrow(
       TransitionError,
     );
+  });
+});
+
+describe('when an infrastructure error ends a run (issue 12)', () => {
+  const failed = failedAt('post-processing');
+  const undoing = startCompensation(failed, 'processing', 'node-a', at(200));
+
+  it("ends the node's running step attempt as error", () => {
+    const running = startStep(completedThrough(1), 'pre-processing', 'node-a', at(30));
+    const errored = erroredRun(running, 'pre-processing', 'node-a', at(31))!;
+    expect(stepOf(errored, 'pre-processing').attempts.map((a) => a.outcome)).toEqual(['error']);
+  });
+
+  it("ends the node's run of the open undo as error once the step failed, and counts it as no lost run", () => {
+    const errored = erroredRun(undoing, 'post-processing', 'node-a', at(201))!;
+    expect(errored.rollback[0]!.attempts).toEqual([
+      { node_id: 'node-a', started_at: iso(200), ended_at: iso(201), outcome: 'error' },
+    ]);
+    expect(errored.rollback[0]!.completed_at).toBeNull();
+    expect(stepOf(errored, 'post-processing').attempts.map((a) => a.outcome)).toEqual(['failed']);
+    const resumed = startCompensation(errored, 'processing', 'node-b', at(230));
+    expect(resumed.rollback[0]!.attempts!.map((a) => a.outcome)).toEqual(['error', 'running']);
+    expect(lostRollbackRuns(errored)).toBe(0);
+  });
+
+  it('has nothing to end for a node that runs neither the step nor an undo', () => {
+    expect(erroredRun(failed, 'post-processing', 'node-a', at(102))).toBeNull();
+    expect(erroredRun(undoing, 'post-processing', 'node-b', at(201))).toBeNull();
+  });
+});
+
+describe('when a rollback is given up after its nodes kept dying (issue 12)', () => {
+  let order = startCompensation(failedAt('post-processing'), 'processing', 'node-a', at(200));
+  order = completeCompensation(order, 'processing', at(205));
+  order = startCompensation(order, 'pre-processing', 'node-a', at(210));
+  order = startCompensation(order, 'pre-processing', 'node-b', at(240));
+  const reason = 'rollback lost its node 2 times (limit 2)';
+  const given = abandonRollback(order, at(270), reason);
+
+  it('ends the order failed, the failure of the step kept as it was', () => {
+    expect(given).toMatchObject({ status: 'failed', current_step: 'failed', completed_at: iso(270) });
+    expect(given.failure).toEqual({ step: 'post-processing', reason: 'post-processing failed (simulated)' });
+  });
+
+  it('names the undo it stopped at, why, and every step left in effect', () => {
+    expect(given.rollback_failure).toEqual({
+      step: 'pre-processing',
+      reason,
+      not_compensated: ['pre-processing', 'scheduling'],
+    });
+    expect(given.steps.map((s) => s.status)).toEqual(['completed', 'completed', 'compensated', 'failed']);
+  });
+
+  it('leaves the open undo unfinished, its last run abandoned', () => {
+    const open = given.rollback[1]!;
+    expect(open).toMatchObject({ step: 'pre-processing', completed_at: null, node_id: 'node-b' });
+    expect(open.attempts!.map((a) => [a.node_id, a.outcome])).toEqual([
+      ['node-a', 'abandoned'],
+      ['node-b', 'abandoned'],
+    ]);
+  });
+
+  it('names the next undo when it stops between two, and refuses when nothing is left', () => {
+    const between = completeCompensation(order, 'pre-processing', at(245));
+    expect(abandonRollback(between, at(270), reason).rollback_failure).toEqual({
+      step: 'scheduling',
+      reason,
+      not_compensated: ['scheduling'],
+    });
+    const undone = completeCompensation(
+      startCompensation(between, 'scheduling', 'node-b', at(250)),
+      'scheduling',
+      at(255),
+    );
+    expect(() => abandonRollback(undone, at(270), reason)).toThrow(TransitionError);
+    expect(() => abandonRollback(given, at(271), reason)).toThrow(TransitionError);
+  });
+
+  it('plans a further run of the failed step as only failing its job', () => {
+    expect(planStep(given, 'post-processing')).toEqual({ kind: 'failed' });
+  });
+
+  it('is copied deeply by cloneOrder, its undo runs and what was left undone included', () => {
+    const copy = cloneOrder(given);
+    expect(copy).toEqual(given);
+    expect(copy.rollback_failure).not.toBe(given.rollback_failure);
+    expect(copy.rollback_failure!.not_compensated).not.toBe(given.rollback_failure!.not_compensated);
+    expect(copy.rollback[1]!.attempts).not.toBe(given.rollback[1]!.attempts);
+    expect(copy.rollback[1]!.attempts![0]).not.toBe(given.rollback[1]!.attempts![0]);
+    expect('rollback_failure' in cloneOrder(order)).toBe(false);
   });
 });
 

@@ -1,21 +1,57 @@
 // An in-memory OrderStore for unit tests: reads and fenced writes with the real script's checks.
 import type { OrderRecord } from '../../../shared/domain/order.js';
-import type { OrderStore, VersionedOrder } from '../../../shared/order-store.js';
+import {
+  type FencedWrite,
+  type OrderStore,
+  type VersionedOrder,
+  writeIdOf,
+} from '../../../shared/order-store.js';
 
 /** A record's round trip through the store: JSON, as the real store keeps it. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
+/** How a write fails on the wire: see `breakWrite`. */
+export interface BrokenWrite {
+  /** `throw`: the caller gets a connection error; `resend`: ioredis resends it after reconnecting. */
+  reply: 'throw' | 'resend';
+  /** Whether the write reached the store before the connection broke (default true). */
+  lands?: boolean;
+  /** What happens elsewhere while the connection is down (before the caller hears anything). */
+  meanwhile?: () => void;
+}
+
 /**
- * Records by order id and BullMQ locks by job id. `fencedWrite` refuses like the Lua script: a lock
- * not held by `token` is `lock-lost`, a version other than the stored one (or no record) `conflict`.
+ * Records by order id and BullMQ locks by job id. `fencedWrite` answers like the Lua script: a lock
+ * not held by `token` is `lock-lost`; the same write again once it landed `already-written`; any
+ * other version than the stored one (or no record) `conflict`.
  */
 export function createFakeOrderStore() {
   const records = new Map<string, VersionedOrder>();
   const locks = new Map<string, string>();
+  const broken = new Map<number, BrokenWrite>();
+  /** The id of the write that left each record as it is (the script's `w` field). */
+  const writeIds = new Map<string, string>();
   /** Every record written, in order. */
   const writes: OrderRecord[] = [];
   let reads = 0;
   let attempts = 0;
+
+  /** The script itself: one attempt as the store sees it. */
+  function apply(jobId: string, token: string, expected: VersionedOrder, next: OrderRecord): FencedWrite {
+    attempts++;
+    if (locks.get(jobId) !== token) return { outcome: 'lock-lost' };
+    const id = writeIdOf(token, JSON.stringify(next));
+    const written = { order: next, version: expected.version + 1 };
+    const version = records.get(next.order_id)?.version;
+    if (version !== expected.version) {
+      const landed = version === written.version && writeIds.get(next.order_id) === id;
+      return landed ? { outcome: 'already-written', written } : { outcome: 'conflict' };
+    }
+    records.set(next.order_id, copy(written));
+    writeIds.set(next.order_id, id);
+    writes.push(copy(next));
+    return { outcome: 'written', written };
+  }
 
   const orders = {
     async read(orderId: string): Promise<VersionedOrder | null> {
@@ -24,13 +60,13 @@ export function createFakeOrderStore() {
       return stored ? copy(stored) : null;
     },
     async fencedWrite(jobId: string, token: string, expected: VersionedOrder, next: OrderRecord) {
-      attempts++;
-      if (locks.get(jobId) !== token) return { outcome: 'lock-lost' as const };
-      if (records.get(next.order_id)?.version !== expected.version) return { outcome: 'conflict' as const };
-      const written = { order: next, version: expected.version + 1 };
-      records.set(next.order_id, copy(written));
-      writes.push(copy(next));
-      return { outcome: 'written' as const, written };
+      const breaks = broken.get(attempts + 1);
+      if (!breaks) return apply(jobId, token, expected, next);
+      if (breaks.lands ?? true) apply(jobId, token, expected, next);
+      else attempts++;
+      breaks.meanwhile?.();
+      if (breaks.reply === 'throw') throw new Error('Connection is closed.');
+      return apply(jobId, token, expected, next);
     },
   } satisfies Pick<OrderStore, 'read' | 'fencedWrite'>;
 
@@ -38,8 +74,12 @@ export function createFakeOrderStore() {
     orders,
     writes,
     reads: () => reads,
-    /** Fenced writes tried, refused ones included. */
+    /** Fenced writes tried, refused ones and resends included. */
     writeAttempts: () => attempts,
+    /** The `n`th write attempt from now on (1-based, counting every attempt) breaks as `how` says. */
+    breakWrite(n: number, how: BrokenWrite): void {
+      broken.set(attempts + n, how);
+    },
     /** Stores `order` as a placement would: version 1. */
     place(order: OrderRecord): void {
       records.set(order.order_id, { order: copy(order), version: 1 });
@@ -57,6 +97,7 @@ export function createFakeOrderStore() {
     bumpVersion(orderId: string): void {
       const stored = records.get(orderId)!;
       records.set(orderId, { ...stored, version: stored.version + 1 });
+      writeIds.set(orderId, 'another-writer');
     },
   };
 }

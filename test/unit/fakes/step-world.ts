@@ -38,6 +38,9 @@ export function createWorld(userId = 'user-1') {
   let clock = T0;
   const sleeps: Array<[node: string, ms: number]> = [];
   const hooks: { sleep?: (ms: number) => void } = {};
+  /** Every log line of every node, parsed. */
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) });
 
   function node(nodeId: string, deps: Partial<StepProcessorDeps> = {}) {
     const process = createStepProcessor({
@@ -46,8 +49,9 @@ export function createWorld(userId = 'user-1') {
       stepMs: STEP_MS,
       compensationMs: COMPENSATION_MS,
       maxStepCrashes: 2,
+      resendDelaysMs: [0, 0],
       failureOf: createFailurePolicy({ rate: 0, directives: true }),
-      logger: pino({ level: 'silent' }),
+      logger: logger.child({ node_id: nodeId }),
       sleep: async (ms) => {
         sleeps.push([nodeId, ms]);
         hooks.sleep?.(ms);
@@ -80,5 +84,5 @@ export function createWorld(userId = 'user-1') {
     return undefined;
   }
 
-  return { store, node, runChain, sleeps, hooks, order: () => store.record(ORDER_ID)!.order };
+  return { store, node, runChain, sleeps, hooks, logs, order: () => store.record(ORDER_ID)!.order };
 }

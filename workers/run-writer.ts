@@ -1,0 +1,127 @@
+// The fenced writes of one run of a step: resends of lost replies, lost locks, the node's record cache.
+import type { OrderRecord, StepName } from '../shared/domain/order.js';
+import type { Logger } from '../shared/logger.js';
+import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
+
+/** This run no longer holds the step's lock: another run owns the order now, so this one stops. */
+export class LockLostError extends Error {
+  constructor(jobId: string, outcome: string) {
+    super(`lost the lock of ${jobId} (${outcome}); run abandoned without writing`);
+    this.name = this.constructor.name;
+  }
+}
+
+/** A record taken from this node's cache was older than the store's: read it again and start over. */
+export class StaleRecordError extends Error {}
+
+/**
+ * The records this node wrote last, by order id: the next step of an order usually runs on the node
+ * that completed the previous one (the slot passes to it), which then starts from the record it
+ * wrote instead of reading it back. Safe because every write is fenced by version: a stale copy
+ * makes the first write a conflict, and the run reads the record and starts over.
+ */
+export function createRecentRecords(limit: number) {
+  const records = new Map<string, VersionedOrder>();
+  return {
+    /** Removes and returns the copy of `orderId`, if any. */
+    take(orderId: string): VersionedOrder | undefined {
+      const found = records.get(orderId);
+      if (found) records.delete(orderId);
+      return found;
+    },
+    remember(written: VersionedOrder): void {
+      const { order } = written;
+      records.delete(order.order_id);
+      if (order.status === 'completed' || order.status === 'failed') return;
+      records.set(order.order_id, written);
+      if (records.size > limit) records.delete(records.keys().next().value!);
+    },
+  };
+}
+
+export type RecentRecords = ReturnType<typeof createRecentRecords>;
+
+export interface RunWriterOptions {
+  orders: Pick<OrderStore, 'fencedWrite'>;
+  jobId: string;
+  token: string;
+  step: StepName;
+  log: Logger;
+  lockLost?: (step: StepName) => void;
+  recent: RecentRecords;
+  /** The waits before each resend of a write whose reply was lost; past them its error is the run's. */
+  resendDelaysMs: readonly number[];
+  /** The record the run starts from, and whether it is this node's cached copy of it. */
+  start: VersionedOrder;
+  fromCache: boolean;
+}
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The writer of one run: every write fenced by the run's lock token and the version it read. */
+export function createRunWriter(options: RunWriterOptions) {
+  const { orders, jobId, token, step, log, recent } = options;
+  let latest = options.start;
+  let fromCache = options.fromCache;
+  // A write whose every send failed may still have landed: the record's version is then unknown.
+  let unsure = false;
+
+  /**
+   * Sends a write until the store answers. A send that failed on the wire may have landed; its
+   * resend is the same write (same token, same document, same id), which the script then answers
+   * `already-written`, or `lock-lost` if the lock moved meanwhile: the fence holds either way.
+   */
+  async function send(current: VersionedOrder, next: OrderRecord) {
+    for (let resends = 0; ; resends++) {
+      try {
+        return await orders.fencedWrite(jobId, token, current, next);
+      } catch (error) {
+        const delay = options.resendDelaysMs[resends];
+        if (delay === undefined) {
+          unsure = true;
+          throw error;
+        }
+        log.warn({ event: 'write-resent', resend: resends + 1, err: error });
+        await wait(delay);
+      }
+    }
+  }
+
+  /** Writes `next` over `current`; throws LockLostError when the fence refuses it. */
+  async function write(current: VersionedOrder, next: OrderRecord): Promise<VersionedOrder> {
+    const result = await send(current, next);
+    if (result.written) {
+      if (result.outcome === 'already-written') log.info({ event: 'write-already-landed' });
+      fromCache = false;
+      latest = result.written;
+      recent.remember(result.written);
+      return result.written;
+    }
+    if (fromCache && result.outcome === 'conflict') {
+      log.debug({ event: 'cached-record-stale' });
+      throw new StaleRecordError();
+    }
+    options.lockLost?.(step);
+    log.warn(
+      { event: 'lock-lost', outcome: result.outcome },
+      'fenced write refused: lock lost, abandoning run',
+    );
+    throw new LockLostError(jobId, result.outcome);
+  }
+
+  return {
+    write,
+    /**
+     * After an infrastructure error: writes `errored(latest)` over the latest record this run
+     * wrote (not the one it started from, which a rollback has moved past: writing over it would
+     * be refused as if the lock were lost). Nothing when `errored` has nothing to end, or when a
+     * write's outcome is unknown; a refusal here is the run's end anyway and is not rethrown.
+     */
+    async recordError(errored: (order: OrderRecord) => OrderRecord | null): Promise<void> {
+      const next = unsure ? null : errored(latest.order);
+      if (next) await write(latest, next).catch(() => undefined);
+    },
+  };
+}
+
+export type RunWriter = ReturnType<typeof createRunWriter>;
