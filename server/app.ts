@@ -14,6 +14,7 @@ import { countPlacements } from './metrics.js';
 import type { Operations } from './operations.js';
 import type { PlacementService } from './orders/place-order.js';
 import { createErrorHandler, notFound, problemResponse } from './problem.js';
+import { readDeadline } from './read-deadline.js';
 import { createDocsRoutes, documentPlainRoutes } from './routes/docs.js';
 import { createHealthRoutes } from './routes/health.js';
 import { createNodeRoutes } from './routes/nodes.js';
@@ -30,6 +31,22 @@ export interface AppDeps {
   /** Node registry, shard queues, metrics and activity counts of the operations surfaces. */
   ops: Operations;
 }
+
+/**
+ * The routes that read the store, public and admin: each answers 503 once its read is overdue.
+ * `/x/*` matches `/x` too. /ready is not here: it has deadlines of its own and must answer while
+ * reads are refused.
+ */
+const STORE_READS = [
+  '/orders/*',
+  '/nodes/*',
+  '/stats/*',
+  '/shards',
+  '/metrics',
+  '/dashboard/failures',
+  '/dashboard/orders/*',
+  '/admin/queues/api/*',
+];
 
 /** One log line per request; successful reads only at debug, so polling does not flood the logs. */
 function requestLog(logger: Logger): MiddlewareHandler {
@@ -54,6 +71,8 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
   const app = new OpenAPIHono();
   app.use(requestId());
   app.use(requestLog(logger));
+  const deadline = readDeadline(); // one instance for every route: one count of overdue reads
+  for (const path of STORE_READS) app.use(path, deadline);
   app.use(
     '/orders',
     limitBody(config.MAX_BODY_BYTES, (c) =>

@@ -1,6 +1,6 @@
 // Admin auth: ADMIN_TOKEN as a Bearer token or as the basic-auth password (any user name).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.js';
 
 /**
@@ -15,6 +15,13 @@ export class AdminAuthError extends ApiError {
       detail,
       challenge ? { 'WWW-Authenticate': 'Basic realm="orderflow admin", charset="UTF-8"' } : {},
     );
+  }
+}
+
+/** 403: a state-changing admin request that a page of another site could have made the browser send. */
+export class CrossSiteRequestError extends ApiError {
+  constructor(detail: string) {
+    super(403, 'Forbidden', detail);
   }
 }
 
@@ -39,7 +46,47 @@ export interface AdminAuthOptions {
   token: string | undefined;
 }
 
-/** Middleware guarding admin surfaces: Bull Board, the dashboard, node drains. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const JSON_TYPE = /^application\/(.+\+)?json\b/i;
+
+/** The host of an Origin header, or null for `null` (opaque origins) and anything unparsable. */
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why a state-changing admin request may be forged, or null. A browser sends basic-auth credentials
+ * with every request to this host, a form posted by another site included; a Bearer token it never
+ * sends by itself. So:
+ * - an Origin header (browsers send one with every request that is not a GET or HEAD) must name this
+ *   host. Host only, not scheme: behind a TLS-terminating proxy the page is https and the request http;
+ * - a POST, the one unsafe method a form or an unpreflighted fetch can send, that carries basic auth
+ *   must also be something no form can send: a JSON body or an X-Requested-With header, either of
+ *   which makes a browser ask first with a CORS preflight, which this server never grants. That stops
+ *   browsers that omit Origin too. PUT, PATCH and DELETE always need that preflight, which is why Bull
+ *   Board's own body-less PUTs pass with a matching Origin alone.
+ */
+function forgeryRisk(c: Context, bearer: boolean): string | null {
+  if (SAFE_METHODS.has(c.req.method)) return null;
+  const origin = c.req.header('origin');
+  if (origin !== undefined && originHost(origin) !== new URL(c.req.url).host) {
+    return `cross-site request refused: Origin ${origin} is not this server`;
+  }
+  if (bearer || c.req.method !== 'POST') return null;
+  if (JSON_TYPE.test(c.req.header('content-type') ?? '') || c.req.header('x-requested-with') !== undefined) {
+    return null;
+  }
+  return 'a POST with basic-auth credentials needs Content-Type: application/json or an X-Requested-With header, which a cross-site form cannot send (or use Authorization: Bearer)';
+}
+
+/**
+ * Middleware guarding admin surfaces: Bull Board, the dashboard, node drains. After the token, it
+ * refuses state-changing requests that another site could have forged with the browser's credentials.
+ */
 export function adminAuth({ token }: AdminAuthOptions): MiddlewareHandler {
   const expected = token ? digest(token) : null;
   return async function requireAdmin(c, next) {
@@ -54,6 +101,8 @@ export function adminAuth({ token }: AdminAuthOptions): MiddlewareHandler {
       );
     }
     if (!timingSafeEqual(digest(secret), expected)) throw new AdminAuthError('the admin token is wrong');
+    const forged = forgeryRisk(c, /^\s*bearer\s/i.test(c.req.header('authorization') ?? ''));
+    if (forged) throw new CrossSiteRequestError(forged);
     await next();
   };
 }

@@ -46,10 +46,21 @@ export class BacklogFullError extends ApiError {
   }
 }
 
-/** The store could not take the write in time; safe to retry with the same Idempotency-Key. */
+/**
+ * The store could not take the write in time; safe to retry with the same Idempotency-Key. A
+ * placement's 503 names that key (`idempotencyKey`: the client's, or one generated for it) in an
+ * `Idempotency-Key` header and an `idempotency_key` member, since the order may still be stored.
+ */
 export class StoreUnavailableError extends ApiError {
-  constructor(detail: string, retryAfterSeconds = 1) {
-    super(503, 'Service Unavailable', detail, { 'Retry-After': String(retryAfterSeconds) });
+  constructor(detail: string, retryAfterSeconds = 1, idempotencyKey?: string) {
+    const keyed = idempotencyKey !== undefined;
+    super(
+      503,
+      'Service Unavailable',
+      detail,
+      { 'Retry-After': String(retryAfterSeconds), ...(keyed ? { 'Idempotency-Key': idempotencyKey } : {}) },
+      keyed ? { idempotency_key: idempotencyKey } : {},
+    );
   }
 }
 

@@ -20,6 +20,7 @@ runMain('api', async ({ onShutdown }) => {
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const producer = new PlacementProducer({ connection: store });
+  producer.on('error', (error) => logger.warn({ event: 'flow-producer-error', err: error }));
   const backlog = createBacklogMonitor({ store, keyspace, logger });
   backlog.start();
   const replicas = createReplicaConfirmation({ config, store, keyspace, logger });

@@ -25,14 +25,36 @@ export interface OperationsDeps {
   keyspace: Keyspace;
   store: Store;
   logger: Logger;
+  /** How often counts still in memory are written; default 1 s. */
+  flushEveryMs?: number;
 }
 
-/** Builds the operations dependencies of the API; the queues share the store connection. */
-export function createOperations({ config, keyspace, store, logger }: OperationsDeps): Operations {
+/**
+ * Builds the operations dependencies of the API; the queues share the store connection. Activity
+ * counts are written after each placement (countPlacements) and, here, every `flushEveryMs`: that
+ * catches counts gathered while a write was under way or kept after a failed one, which /stats used
+ * to write itself, on a public GET.
+ */
+export function createOperations({
+  config,
+  keyspace,
+  store,
+  logger,
+  flushEveryMs = 1000,
+}: OperationsDeps): Operations {
   const activity = createActivity(store, config.KEY_NAMESPACE);
-  const queues = keyspace
-    .all()
-    .map((keys) => new Queue(keys.queueName, { connection: store, prefix: keys.queuePrefix }));
+  // flushSoon joins a write under way, so a store that hangs gets one write at a time, not one a tick.
+  const flusher = setInterval(() => {
+    activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
+  }, flushEveryMs);
+  flusher.unref();
+  const queues = keyspace.all().map((keys) => {
+    const queue = new Queue(keys.queueName, { connection: store, prefix: keys.queuePrefix });
+    // BullMQ re-emits a failed connection start (INFO refused, connection closed) as 'error'; with
+    // no listener that is an unhandled rejection, which would end the process.
+    queue.on('error', (error) => logger.warn({ event: 'queue-error', queue: keys.queueName, err: error }));
+    return queue;
+  });
 
   return {
     nodes: createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS }),
@@ -41,6 +63,7 @@ export function createOperations({ config, keyspace, store, logger }: Operations
     activity,
     exchange: createMetricsExchange(store, config.KEY_NAMESPACE),
     async close() {
+      clearInterval(flusher);
       await activity.flush().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
       const results = await Promise.allSettled(queues.map((queue) => queue.close()));
       for (const result of results) {

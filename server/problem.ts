@@ -4,7 +4,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import type { Logger } from '../shared/logger.js';
-import { ApiError } from './errors.js';
+import { StoreTimeoutError } from '../shared/store.js';
+import { ApiError, StoreUnavailableError } from './errors.js';
 
 export interface Problem {
   type: string;
@@ -56,9 +57,13 @@ const titles: Record<number, string> = {
   415: 'Unsupported Media Type',
 };
 
-/** Maps every thrown error: ApiErrors and Hono's HTTPExceptions as they are, anything else as 500. */
+/**
+ * Maps every thrown error: ApiErrors and Hono's HTTPExceptions as they are, a store that did not
+ * answer in time (StoreTimeoutError, from a withTimeout) as 503, anything else as 500.
+ */
 export function createErrorHandler(logger: Logger): ErrorHandler {
-  return function problemHandler(error, c) {
+  return function problemHandler(thrown, c) {
+    const error = thrown instanceof StoreTimeoutError ? new StoreUnavailableError(thrown.message) : thrown;
     if (error instanceof ApiError) {
       const problem = {
         type: 'about:blank',

@@ -2,26 +2,43 @@
 import { z } from '@hono/zod-openapi';
 import { STEPS } from '../shared/domain/order.js';
 
-const noControlChars = /^[^\p{Cc}]+$/u;
+/**
+ * Code points no order field may carry: C0, DEL and C1 (\p{Cc}); the bidi embeddings, overrides and
+ * isolates (U+202A–U+202E, U+2066–U+2069), which make a name render in another order than it is stored
+ * (the "Trojan Source" trick, on the dashboard and in an operator's terminal) and which real
+ * right-to-left text never needs, as the bidi algorithm orders it without them; the line and paragraph
+ * separators U+2028/U+2029, line breaks by another name; and lone surrogates (\p{Cs}), which have no
+ * UTF-8 form, so the store would keep U+FFFD instead. Marks (U+200E/U+200F) and joiners stay allowed:
+ * mixed-direction names and emoji sequences need them.
+ */
+const NO_CONTROL_CHARS = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069\u2028\u2029]*$/u;
+
+/**
+ * The one shape of every string of an order: 1 to `max` UTF-16 units, none of them a control
+ * character. A pattern rather than a refinement, so the OpenAPI document shows it to clients too;
+ * set again by hand because the generator appends the regex's flags to it (`...$/u`).
+ */
+export const orderText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(NO_CONTROL_CHARS, 'no control characters')
+    .openapi({ pattern: NO_CONTROL_CHARS.source });
 
 export const OrderItemSchema = z
   .object({
-    sku: z.string().min(1).max(64).regex(noControlChars, 'no control characters'),
+    sku: orderText(64),
     qty: z.number().int().min(1).max(10_000),
   })
   .strict();
 
 export const OrderRequestSchema = z
   .object({
-    user_id: z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(noControlChars, 'no control characters')
-      .openapi({ example: 'user-42' }),
+    user_id: orderText(128).openapi({ example: 'user-42' }),
     items: z.array(OrderItemSchema).max(100).optional(),
-    customer_name: z.string().min(1).max(200).optional(),
-    region: z.string().min(1).max(64).optional(),
+    customer_name: orderText(200).optional(),
+    region: orderText(64).optional(),
   })
   .strict()
   .openapi('OrderRequest');
@@ -94,3 +111,10 @@ export const OrderListSchema = z
 export const ProblemSchema = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.string() })
   .openapi('Problem');
+
+/** A placement's 503: the order may still be stored, and a retry with `idempotency_key` returns it. */
+export const PlacementUnavailableSchema = ProblemSchema.extend({
+  idempotency_key: z.string().openapi({
+    description: "the request's Idempotency-Key, or one made for it: a retry with it gets this order",
+  }),
+}).openapi('PlacementUnavailable');

@@ -52,7 +52,8 @@ export function createStatsReader(ops: Operations, now: () => number = Date.now)
   return {
     /** What GET /stats answers. */
     async summary() {
-      await ops.activity.flush().catch(() => undefined); // this process's own placements count too
+      // Reads only: a public GET must not write. This process's own counts reach the store through
+      // Operations' periodic flush and the flush after each placement (countPlacements).
       const at = now();
       const [totals, recent, nodes, shards] = await Promise.all([
         ops.activity.totals(),
@@ -78,7 +79,6 @@ export function createStatsReader(ops: Operations, now: () => number = Date.now)
 
     /** Per-bucket rates of the last `minutes`, as columns for a chart (time in unix seconds). */
     async history(minutes: number) {
-      await ops.activity.flush().catch(() => undefined);
       const at = now();
       const bucketMs = ops.activity.bucketMs;
       const buckets = await ops.activity.history(minutes * 60_000);

@@ -1,11 +1,11 @@
 // Placing an order: idempotency, the atomic write of record + chain, and replica confirmation.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../../shared/config.js';
-import { newOrder, type OrderRequest } from '../../shared/domain/order.js';
+import { newOrder, type OrderRecord, type OrderRequest, STEPS } from '../../shared/domain/order.js';
 import type { Keyspace } from '../../shared/keys.js';
 import type { Logger } from '../../shared/logger.js';
 import { orderFlow } from '../../shared/order-flow.js';
-import { newOrderId } from '../../shared/order-id.js';
+import { newOrderId, stepJobId } from '../../shared/order-id.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { shardOf } from '../../shared/sharding.js';
 import { withTimeout } from '../../shared/store.js';
@@ -26,7 +26,7 @@ export interface PlacementDeps {
   /** Waiting steps; past BACKLOG_LIMIT placement answers 429. Absent: no limit. */
   backlog?: Pick<BacklogMonitor, 'total'>;
   /** Waits for replicas before a placement is acknowledged. Absent: acknowledged once on the master. */
-  replicas?: Pick<ReplicaConfirmation, 'confirm'>;
+  replicas?: Pick<ReplicaConfirmation, 'confirm' | 'confirmRead'>;
   /** Total time a placement may spend on the store, retries included. */
   budgetMs?: number;
 }
@@ -49,6 +49,13 @@ export function requestHash(request: OrderRequest): string {
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
 }
 
+const placed = (order: OrderRecord, replayed: boolean): Placement => ({
+  order_id: order.order_id,
+  shard: order.shard,
+  created_at: order.created_at,
+  replayed,
+});
+
 /** The placement service of the API. */
 export function createPlacement({
   config,
@@ -60,73 +67,115 @@ export function createPlacement({
   replicas,
   budgetMs = 3000,
 }: PlacementDeps) {
-  async function storeOrder(orderId: string, shard: number, request: OrderRequest): Promise<string> {
-    const order = newOrder(orderId, shard, request, new Date());
+  /**
+   * Whether a stored order was placed whole. A record a worker moved on was reached from its
+   * chain (whose finished jobs may since have been removed). A record still `accepted` has had no
+   * step start, so no job can have finished or been removed: all four must exist. Checking all
+   * four costs one EXISTS, like checking the root and the leaf, and also catches a chain missing
+   * its middle.
+   */
+  async function isWhole(order: OrderRecord): Promise<boolean> {
+    if (order.status !== 'accepted') return true;
+    const jobIds = STEPS.map((step) => stepJobId(order.order_id, step));
+    return (await producer.existingJobs(keyspace.shard(order.shard), jobIds)) === jobIds.length;
+  }
+
+  /**
+   * One attempt. `signal` aborts once the client was answered 503: no command is sent after
+   * that (one already handed to ioredis may still reach the store: it cannot be taken back).
+   */
+  async function place(
+    request: OrderRequest,
+    shard: number,
+    candidateId: string,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<Placement> {
+    const hash = requestHash(request);
+    const bound = await orders.claimIdempotency(
+      shard,
+      request.user_id,
+      key,
+      `${candidateId} ${hash}`,
+      config.IDEMPOTENCY_TTL_S,
+    );
+    let order: OrderRecord;
+    if (!bound) order = newOrder(candidateId, shard, request, new Date());
+    else {
+      const [boundId, boundHash] = bound.split(' ') as [string, string];
+      if (boundHash !== hash) throw new IdempotencyConflictError();
+      signal.throwIfAborted();
+      const stored = await orders.read(boundId);
+      signal.throwIfAborted();
+      if (stored && (await isWhole(stored.order))) {
+        signal.throwIfAborted();
+        // Acknowledged like a first placement: only once a replica holds what was just read.
+        await replicas?.confirmRead(shard);
+        return placed(stored.order, true);
+      }
+      // Not placed whole (yet): an earlier request is mid-way, or was applied in part. Same ids
+      // again: an existing record is kept as it is, and only missing jobs are added.
+      order = stored?.order ?? newOrder(boundId, shard, request, new Date());
+    }
+    signal.throwIfAborted();
     await producer.addWith(orderFlow(order, keyspace.shard(shard)), (multi) =>
       orders.queueCreate(multi, order),
     );
-    await replicas?.confirm(shard);
-    return order.created_at;
-  }
-
-  async function place(request: OrderRequest, shard: number, candidateId: string, idempotencyKey?: string) {
-    let orderId = candidateId;
-    if (idempotencyKey !== undefined) {
-      const hash = requestHash(request);
-      const bound = await orders.claimIdempotency(
-        shard,
-        request.user_id,
-        idempotencyKey,
-        `${orderId} ${hash}`,
-        config.IDEMPOTENCY_TTL_S,
-      );
-      if (bound) {
-        const [boundId, boundHash] = bound.split(' ');
-        if (boundHash !== hash) throw new IdempotencyConflictError();
-        orderId = boundId!;
-        const stored = await orders.read(orderId);
-        // Stored means acknowledged before, or about to be: the record and the chain commit together.
-        if (stored) return { order_id: orderId, shard, created_at: stored.order.created_at, replayed: true };
-      }
-    }
-    const created_at = await storeOrder(orderId, shard, request);
-    return { order_id: orderId, shard, created_at, replayed: false } satisfies Placement;
+    signal.throwIfAborted();
+    // With a bound key the MULTI may have found all of it written by another connection already.
+    await (bound ? replicas?.confirmRead(shard) : replicas?.confirm(shard));
+    return placed(order, false);
   }
 
   return {
-    /** Stores the order and its chain, retrying store errors within the budget (same ids: safe). */
+    /**
+     * Stores the order and its chain, retrying store errors within the budget (same ids: safe).
+     * Every placement is keyed, a key being generated when the client sent none, so that a 503
+     * can name the key whose retry returns this order rather than a copy.
+     */
     async placeOrder(
       request: OrderRequest,
       idempotencyKey?: string,
       context: { request_id?: string } = {},
     ): Promise<Placement> {
+      // Before anything is written: a 429 leaves nothing behind, not even a key.
       if (backlog && backlog.total > config.BACKLOG_LIMIT) throw new BacklogFullError(backlog.total, 1);
       const shard = shardOf(request.user_id, keyspace.shards);
       // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
       const candidateId = newOrderId(shard);
+      const key = idempotencyKey ?? randomUUID();
       const deadline = Date.now() + budgetMs;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const placing = place(request, shard, candidateId, idempotencyKey);
-          return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
-        } catch (error) {
-          if (error instanceof IdempotencyConflictError || error instanceof StoreUnavailableError)
-            throw error;
-          logger.warn({
-            event: 'placement-retry',
-            ...context,
-            order_id: candidateId,
-            shard,
-            attempt,
-            err: error,
-          });
-          if (Date.now() + 100 >= deadline) {
-            throw new StoreUnavailableError(
-              'the store did not accept the order in time; retry with the same Idempotency-Key',
-            );
+      const abort = new AbortController();
+      try {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const placing = place(request, shard, candidateId, key, abort.signal);
+            return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
+          } catch (error) {
+            if (error instanceof IdempotencyConflictError) throw error;
+            if (error instanceof StoreUnavailableError)
+              throw new StoreUnavailableError(error.message, 1, key);
+            logger.warn({
+              event: 'placement-retry',
+              ...context,
+              order_id: candidateId,
+              shard,
+              attempt,
+              err: error,
+            });
+            if (Date.now() + 100 >= deadline) {
+              throw new StoreUnavailableError(
+                'the store did not accept the order in time; it may still be stored: retry with this Idempotency-Key',
+                1,
+                key,
+              );
+            }
+            await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 500)));
           }
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 500)));
         }
+      } finally {
+        // A timed-out attempt still runs: stop it before it sends anything more.
+        abort.abort();
       }
     },
   };

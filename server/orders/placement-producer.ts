@@ -1,6 +1,7 @@
 // A FlowProducer that commits an order's record and its chain in one MULTI of the shard's slot.
 import { type FlowJob, FlowProducer } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { ShardKeys } from '../../shared/keys.js';
 
 /**
  * BullMQ's FlowProducer adds a flow in one MULTI; this adds the caller's commands (the order
@@ -21,5 +22,15 @@ export class PlacementProducer extends FlowProducer {
       if (typeof reply === 'number' && reply < 0)
         throw new Error(`BullMQ refused a step job (code ${reply})`);
     }
+  }
+
+  /**
+   * How many of the jobs `jobIds` of `keys`' queue exist: one EXISTS, since every job hash shares the
+   * shard's slot. "Whole or not at all" holds for the MULTI as sent, but Redis does not roll back a
+   * transaction whose command failed at run time (its other commands still apply), so a replay checks.
+   */
+  async existingJobs(keys: ShardKeys, jobIds: string[]): Promise<number> {
+    const client = (await this.connection.client) as unknown as Pick<Redis, 'exists'>;
+    return client.exists(...jobIds.map((id) => keys.queueKey(id)));
   }
 }

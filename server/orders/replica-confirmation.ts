@@ -96,23 +96,51 @@ export function createReplicaConfirmation({
     replicas = new Map(masters.map((node, i) => [address(node), counts[i]!]));
   }
 
+  /** The connection of `shard`'s master, and its address, when WAITing on it is needed at all. */
+  async function masterOf(shard: number): Promise<{ node: Redis; key: string } | undefined> {
+    if (!enabled) return undefined;
+    const master = cluster.slots[keySlot(`{${keyspace.shard(shard).tag}}`)]?.[0];
+    const node = master ? cluster.nodes('master').find((n) => address(n) === master) : undefined;
+    if (!node || !master) return undefined;
+    if (!replicas.has(master)) await sample();
+    if (Math.min(config.WAIT_REPLICAS, replicas.get(master) ?? 0) === 0) return undefined;
+    return { node, key: master };
+  }
+
+  async function waitOn({ node, key }: { node: Redis; key: string }): Promise<void> {
+    const { wanted, acked } = await groupWait(node, key);
+    if (acked < wanted) {
+      throw new StoreUnavailableError(
+        `the order is stored on the primary but ${acked} of ${wanted} replicas confirmed it in time; ` +
+          'retry with the same Idempotency-Key to get the same order',
+      );
+    }
+  }
+
   return {
-    /** Resolves once enough replicas acknowledged everything written so far to `shard`'s master. */
+    /** Resolves once enough replicas acknowledged everything this process wrote so far to `shard`'s master. */
     async confirm(shard: number): Promise<void> {
-      if (!enabled) return;
-      const master = cluster.slots[keySlot(`{${keyspace.shard(shard).tag}}`)]?.[0];
-      const node = master ? cluster.nodes('master').find((n) => address(n) === master) : undefined;
-      if (!node) return;
-      if (!replicas.has(master!)) await sample();
-      if (Math.min(config.WAIT_REPLICAS, replicas.get(master!) ?? 0) === 0) return;
+      const master = await masterOf(shard);
       // The same connection that carried the MULTI: WAIT counts what this connection wrote.
-      const { wanted, acked } = await groupWait(node, master!);
-      if (acked < wanted) {
-        throw new StoreUnavailableError(
-          `the order is stored on the primary but ${acked} of ${wanted} replicas confirmed it in time; ` +
-            'retry with the same Idempotency-Key to get the same order',
-        );
-      }
+      if (master) await waitOn(master);
+    },
+    /**
+     * Resolves once enough replicas hold what a read of `shard` just returned, which another
+     * connection (another API process, a connection since replaced) may have written. A bare WAIT
+     * does not cover that: WAIT waits for the replication offset of "the write commands sent by
+     * the current client" (its documented contract), i.e. the offset the master recorded for this
+     * connection after its last write. Up to 7.0 Redis recorded it after every command, reads
+     * included; since 7.2 (redis/redis#11713; compose runs 7.4) only after one that propagated, so
+     * a WAIT after a read confirms nothing newer than this connection's last write. So the replay
+     * first writes a fence key on the same connection: that write's offset is past everything the
+     * master held when it ran, the read's data included, and the WAIT after it covers it.
+     */
+    async confirmRead(shard: number): Promise<void> {
+      const master = await masterOf(shard);
+      if (!master) return;
+      // On the node directly, not through the cluster: a MOVED must fail this, not send the fence elsewhere.
+      await master.node.set(`${keyspace.shard(shard).queuePrefix}:replica-fence`, '1', 'PX', 60_000);
+      await waitOn(master);
     },
     start(): void {
       if (!enabled) return;

@@ -20,6 +20,8 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: ProblemSchema } },
 });
 
+const storeUnavailable = problem('the store did not answer within the read deadline; see Retry-After');
+
 const listRoute = createRoute({
   method: 'get',
   path: '/nodes',
@@ -27,6 +29,7 @@ const listRoute = createRoute({
   summary: 'Live worker nodes with their heartbeat stats',
   responses: {
     200: { description: 'live nodes', content: { 'application/json': { schema: NodeListSchema } } },
+    503: storeUnavailable,
   },
 });
 
@@ -40,6 +43,7 @@ const getRoute = createRoute({
     200: { description: 'the node', content: { 'application/json': { schema: NodeSchema } } },
     400: problem('malformed node id'),
     404: problem('no live node with this id'),
+    503: storeUnavailable,
   },
 });
 
@@ -56,6 +60,9 @@ const drainRouteOf = (admin: MiddlewareHandler) =>
     responses: {
       202: { description: 'the node will drain', content: { 'application/json': { schema: DrainSchema } } },
       401: problem('no or wrong admin token'),
+      403: problem(
+        'a request another site could have forged: foreign Origin, or basic auth without JSON or X-Requested-With',
+      ),
       404: problem('no live node with this id'),
     },
   });

@@ -7,6 +7,7 @@ import { createMetricsRenderer } from '../metrics.js';
 import type { Operations } from '../operations.js';
 import { HistoryQuerySchema, HistorySchema, ShardListSchema, StatsSchema } from '../ops-schemas.js';
 import { problemResponse, validationProblem } from '../problem.js';
+import { ProblemSchema } from '../schemas.js';
 import { readShardMap } from '../shard-map.js';
 import { createStatsReader } from '../stats.js';
 
@@ -22,6 +23,14 @@ const json = (description: string, schema: z.ZodType) => ({
   content: { 'application/json': { schema } },
 });
 
+/** Every read-out reads the store, so each can answer this (server/read-deadline.ts). */
+const storeUnavailable = {
+  503: {
+    description: 'the store did not answer within the read deadline; see Retry-After',
+    content: { 'application/problem+json': { schema: ProblemSchema } },
+  },
+};
+
 const statsRoute = createRoute({
   method: 'get',
   path: '/stats',
@@ -30,7 +39,7 @@ const statsRoute = createRoute({
   description:
     'Order totals are cluster-wide store counters since the key namespace was first used: placements ' +
     'counted by the API, completions and failures by the worker nodes. in_flight = placed - completed - failed.',
-  responses: { 200: json('the summary', StatsSchema) },
+  responses: { 200: json('the summary', StatsSchema), ...storeUnavailable },
 });
 
 const historyRoute = createRoute({
@@ -39,7 +48,7 @@ const historyRoute = createRoute({
   tags: ['operations'],
   summary: 'Throughput and failure rate per 10-second bucket over the last minutes',
   request: { query: HistoryQuerySchema },
-  responses: { 200: json('chart series', HistorySchema) },
+  responses: { 200: json('chart series', HistorySchema), ...storeUnavailable },
 });
 
 const shardsRoute = createRoute({
@@ -47,7 +56,7 @@ const shardsRoute = createRoute({
   path: '/shards',
   tags: ['operations'],
   summary: "Each shard's slot, the store master owning it now (CLUSTER SLOTS) and its queue's backlog",
-  responses: { 200: json('every shard', ShardListSchema) },
+  responses: { 200: json('every shard', ShardListSchema), ...storeUnavailable },
 });
 
 const metricsRoute = createRoute({
@@ -57,6 +66,7 @@ const metricsRoute = createRoute({
   summary: 'Prometheus text: the API and every live worker node (through the store)',
   responses: {
     200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
+    ...storeUnavailable,
   },
 });
 

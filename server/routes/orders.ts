@@ -13,6 +13,7 @@ import {
   OrderRequestSchema,
   OrderSchema,
   PlacementSchema,
+  PlacementUnavailableSchema,
   ProblemSchema,
 } from '../schemas.js';
 
@@ -49,7 +50,12 @@ const placeRoute = createRoute({
       description: 'stored; processing follows',
       content: { 'application/json': { schema: PlacementSchema } },
     },
-    ...problems(400, 409, 413, 415, 429, 503),
+    ...problems(400, 409, 413, 415, 429),
+    503: {
+      description: 'not acknowledged: the order may still be stored; retry with the Idempotency-Key given',
+      headers: z.object({ 'Idempotency-Key': z.string(), 'Retry-After': z.string() }),
+      content: { 'application/problem+json': { schema: PlacementUnavailableSchema } },
+    },
   },
 });
 
@@ -60,7 +66,7 @@ const getRoute = createRoute({
   request: { params: z.object({ order_id: OrderIdSchema }) },
   responses: {
     200: { description: 'the order', content: { 'application/json': { schema: OrderSchema } } },
-    ...problems(400, 404),
+    ...problems(400, 404, 503),
   },
 });
 
@@ -71,7 +77,7 @@ const listRoute = createRoute({
   request: { query: OrderListQuerySchema },
   responses: {
     200: { description: 'a page of orders', content: { 'application/json': { schema: OrderListSchema } } },
-    ...problems(400),
+    ...problems(400, 503),
   },
 });
 

@@ -140,6 +140,68 @@ describe('when the input is bad', () => {
   });
 });
 
+describe('when a string field carries a control character', () => {
+  /** C0, DEL, C1, bidi embeddings/overrides/isolates, line separators, and a lone surrogate (no UTF-8 for it). */
+  const controls = {
+    NUL: '\u0000',
+    ESC: '\u001b',
+    DEL: '\u007f',
+    NEL: '\u0085',
+    CSI: '\u009b',
+    RLO: '\u202e',
+    LRE: '\u202a',
+    RLI: '\u2067',
+    PDI: '\u2069',
+    'LINE SEPARATOR': '\u2028',
+    'lone surrogate': '\ud800',
+  };
+  const fields: Array<[string, (text: string) => Record<string, unknown>]> = [
+    ['user_id', (text) => ({ user_id: text })],
+    ['items.0.sku', (text) => ({ user_id: 'ctl-user', items: [{ sku: text, qty: 1 }] })],
+    ['customer_name', (text) => ({ user_id: 'ctl-user', customer_name: text })],
+    ['region', (text) => ({ user_id: 'ctl-user', region: text })],
+  ];
+
+  it.each(fields)(
+    'refuses %s with 400 problem+json naming the field, writing nothing',
+    async (field, body) => {
+      const before = await writtenKeys();
+      for (const [name, char] of Object.entries(controls)) {
+        const res = await system.place(body(`ok${char}ok`));
+        expect(res.status, name).toBe(400);
+        expect(res.headers.get('content-type'), name).toBe('application/problem+json');
+        expect(res.body.errors, name).toEqual([{ path: field, message: expect.stringMatching(/control/) }]);
+      }
+      expect(await writtenKeys()).toEqual(before);
+    },
+  );
+
+  it.each([
+    ['user_id', 129],
+    ['items.0.sku', 65],
+    ['customer_name', 201],
+    ['region', 65],
+  ] as const)('bounds the length of %s (%i characters refused)', async (field, length) => {
+    const body = fields.find(([name]) => name === field)![1];
+    const res = await system.place(body('x'.repeat(length)));
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual([field]);
+  });
+
+  it('accepts right-to-left names, marks and emoji sequences: text, not controls', async () => {
+    for (const customer_name of [
+      '\u05e9\u05dc\u05d5\u05dd',
+      'Zo\u00eb \u200f\u0645\u062d\u0645\u062f',
+      '\u{1f469}\u200d\u{1f4bb}',
+    ]) {
+      const res = await system.place({ user_id: 'text-user', customer_name, region: 'eu-west' });
+      expect(res.status, customer_name).toBe(202);
+      const order = await system.get(`/orders/${res.body.order_id}`);
+      expect(order.body.customer_name).toBe(customer_name);
+    }
+  });
+});
+
 describe('the OpenAPI document', () => {
   it('describes the order routes from the same schemas that validate', async () => {
     const { status, body } = await system.get('/openapi.json');

@@ -125,6 +125,7 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
   const store = createStore(config);
   const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const producer = new PlacementProducer({ connection: store });
+  producer.on('error', (error) => logger.warn({ event: 'flow-producer-error', err: error }));
   const backlog = createBacklogMonitor({ store, keyspace, logger });
   const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
   const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
