@@ -80,6 +80,11 @@ export const configSchema = z.object({
   NODE_PORT: int(0, 65535).default(0),
   /** Runs of one step lost to dead or stalled nodes before the step is failed and the order rolled back. */
   MAX_STEP_CRASHES: int(1, 100).default(2),
+  /**
+   * How often each worker node looks for orders whose chain ended without ending the record (a step
+   * BullMQ gave up on after its attempts, a lost chain) and finishes them failed, rolled back.
+   */
+  RECONCILE_INTERVAL_MS: int(500, 600_000).default(10_000),
   NODE_ID: z
     .string()
     .regex(/^[\w.-]{1,64}$/, 'letters, digits, dot, dash, underscore; at most 64')

@@ -12,11 +12,13 @@ import { createOrderStore } from '../shared/order-store.js';
 import { type Store, withTimeout } from '../shared/store.js';
 import { GatedWorker } from './gated-worker.js';
 import { NodeGate } from './node-gate.js';
+import { createReconciler } from './reconciler.js';
 import { createStepProcessor, LockLostError, type StepObserver } from './step-processor.js';
 
 export type WorkerNodeConfig = Pick<
   Config,
   | 'NODE_ID'
+  | 'RECONCILE_INTERVAL_MS'
   | 'SHARDS'
   | 'KEY_NAMESPACE'
   | 'STEP_MS'
@@ -63,6 +65,13 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
   const registry = createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS });
   const startedAt = new Date().toISOString();
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
+  const stepObserver: StepObserver = {
+    ...observer,
+    lockLost(step) {
+      counters.lockLost++;
+      observer.lockLost?.(step);
+    },
+  };
   const processor = createStepProcessor({
     orders: createOrderStore(store, keyspace, config.ORDER_TTL_S),
     nodeId: config.NODE_ID,
@@ -75,13 +84,21 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       directives: config.FAILURE_DIRECTIVES,
     }),
     logger: log,
-    observer: {
-      ...observer,
-      lockLost(step) {
-        counters.lockLost++;
-        observer.lockLost?.(step);
-      },
-    },
+    observer: stepObserver,
+  });
+  // Ends the orders whose chain stopped without ending the record (see reconciler.ts).
+  const reconciler = createReconciler({
+    store,
+    keyspace,
+    nodeId: config.NODE_ID,
+    compensationMs: config.COMPENSATION_MS,
+    orderTtlS: config.ORDER_TTL_S,
+    maxRollbackCrashes: config.MAX_STEP_CRASHES,
+    logger: log,
+    observer: stepObserver,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    // Its claim on an order must outlive one compensation between two of its writes.
+    claimMs: config.LOCK_MS + config.COMPENSATION_MS,
   });
 
   const workers = keyspace.all().map((keys) => {
@@ -205,6 +222,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       }
       void beat();
       heartbeat = setInterval(() => void beat(), config.HEARTBEAT_MS);
+      reconciler.start();
       log.info({ event: 'node-started', shards: config.SHARDS, concurrency: config.WORKER_CONCURRENCY });
     },
 
@@ -216,7 +234,8 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       closing ??= (async () => {
         log.info({ event: 'node-draining', active: gate.inUse });
         gate.close();
-        const results = await Promise.allSettled(workers.map((worker) => worker.close()));
+        // The reconciler ends the order it is on, if any, and starts no other.
+        const results = await Promise.allSettled([...workers.map((w) => w.close()), reconciler.stop()]);
         for (const result of results) {
           if (result.status === 'rejected') log.error({ event: 'worker-close', err: result.reason });
         }
