@@ -46,7 +46,7 @@ const seeds = z
       ),
   );
 
-/** Every variable of CONTRACT.md, plus the tuning knobs the pipeline needs, with their defaults. */
+/** Every variable the README lists under Configuration, with its default: one schema, parsed once per process. */
 export const configSchema = z.object({
   REDIS_NODES: seeds.prefault(DEFAULT_SEEDS),
   REDIS_MODE: z.enum(['cluster', 'dragonfly-emulated']).default('cluster'),

@@ -149,7 +149,7 @@ export const recoveryScenario: Scenario = {
           'Each kill uses its own namespace, API and pair of nodes: a victim that took every first step, and a survivor that started idle.',
           withDefaults
             ? 'The BullMQ-defaults kills run side by side (recovery waits on timers, not CPU), so the baseline costs about two minutes instead of eight.'
-            : 'The BullMQ-defaults baseline was not run (quick mode or --skip-defaults-baseline); DESIGN.md measured 59–89 s for it.',
+            : 'The BullMQ-defaults baseline was not run (quick mode or --skip-defaults-baseline); earlier runs measured 59.8–60.1 s for it (stress/results/RESULTS.md).',
         ],
         data: { held: HELD, stepMs: STEP_MS, orderflow: ours, defaults },
       };
