@@ -1,8 +1,22 @@
 // pino JSON logs: one line per event, ids as fields; pretty only when LOG_PRETTY asks for it.
+import { createRequire } from 'node:module';
 import { type Logger, pino } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger };
+
+/**
+ * pino-pretty's entry file, or undefined where it is not installed: it is a dev dependency, so a
+ * production install (`npm ci --omit=dev`, the image) has none. pino gets this absolute path as its
+ * transport target, so the check and the load resolve the module the same way.
+ */
+function prettyTarget(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('pino-pretty');
+  } catch {
+    return undefined;
+  }
+}
 
 /** A logger for one process; `bindings` (service, node_id, ...) appear on every line. */
 export function createLogger(
@@ -15,13 +29,21 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  if (config.LOG_PRETTY) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
-  }
+  const pretty = config.LOG_PRETTY ? prettyTarget() : undefined;
+  if (pretty) return pino({ ...options, transport: { target: pretty, options: { colorize: true } } });
   // Asynchronous writes to stdout: lines logged while a write is under way go out together in the
   // next one, where a synchronous destination made one write(2) per line (measured at ~3 % of the
   // API's CPU at full placement load). pino flushes what is left synchronously when the process exits.
-  return pino(options, pino.destination({ dest: 1, sync: false }));
+  const logger = pino(options, pino.destination({ dest: 1, sync: false }));
+  // LOG_PRETTY only changes how lines look, so without pino-pretty the process keeps running and logs
+  // JSON (what a log collector wants anyway) instead of crash-looping over a cosmetic setting.
+  if (config.LOG_PRETTY) {
+    logger.warn({
+      event: 'log-pretty-unavailable',
+      reason: 'LOG_PRETTY is set but pino-pretty (a dev dependency) is not installed: logging JSON',
+    });
+  }
+  return logger;
 }
 
 /**

@@ -1,16 +1,9 @@
-// The image, without Docker: the Dockerfile's build and runtime steps run here in a temp dir, then the API
-// and a worker start with the image's and compose.yaml's commands and carry an order to completion.
+// The image, without Docker: the Dockerfile's stages replayed in a temp dir. The build stage is the
+// production install on a clean copy (`npm ci`, `npm run build`, `npm prune --omit=dev`); the runtime stage
+// takes its dist/ and pruned node_modules, and the built API and worker, started with the image's and
+// compose.yaml's commands against the test cluster, carry an order to completion.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -63,6 +56,43 @@ let buildDir = '';
 let appDir = '';
 /** The key namespace of the services this file starts on the shared test cluster; removed afterwards. */
 const namespace = uniqueNamespace('img');
+const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean }>;
+};
+
+/**
+ * A COPY step into `dir`, placed as Docker places it; `from` maps a source to the file it names (this
+ * checkout, or an earlier stage's dir for `--from=`). Symlinks (node_modules/.bin) are copied as links.
+ */
+function copy(step: { args: string; heredoc?: string }, dir: string, from: (source: string) => string) {
+  const parts = step.args.split(/\s+/).filter((part) => !part.startsWith('--'));
+  const dest = parts.at(-1)!;
+  if (step.heredoc !== undefined) {
+    writeFileSync(path.join(dir, dest), step.heredoc);
+    return;
+  }
+  const sources = parts.slice(0, -1);
+  for (const source of sources) {
+    const into =
+      dest.endsWith('/') || sources.length > 1
+        ? path.join(dir, dest, path.basename(source))
+        : path.join(dir, dest);
+    mkdirSync(path.dirname(into), { recursive: true });
+    cpSync(from(source), into, { recursive: true, verbatimSymlinks: true });
+  }
+}
+
+/**
+ * The environment of the build stage's commands: this process's, without what vitest and npx put there
+ * (NODE_ENV=test, NODE_OPTIONS, npm_* lifecycle variables); HOME keeps this machine's npm cache and config.
+ */
+function buildEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^npm_/i.test(name) && name !== 'NODE_ENV' && name !== 'NODE_OPTIONS',
+    ),
+  );
+}
 
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'orderflow-image-'));
@@ -71,42 +101,37 @@ beforeAll(() => {
   mkdirSync(buildDir);
   mkdirSync(appDir);
 
-  // Build stage. Its `npm ci` installs what this checkout's node_modules already holds from the same lock
-  // file, so node_modules is linked instead; every other step runs as written.
-  let started = performance.now();
+  // Build stage, every step as written, on a clean copy: the COPYs take files from this checkout (no
+  // node_modules, no dist/), and every RUN runs; `npm ci` installs from npm's cache here.
+  const workdir = build.find((s) => s.op === 'WORKDIR')?.args ?? '/';
   for (const step of build) {
-    if (step.op === 'COPY' && step.heredoc !== undefined) {
-      writeFileSync(path.join(buildDir, step.args.split(/\s+/).at(-1)!), step.heredoc);
-    } else if (step.op === 'COPY') {
-      const parts = step.args.split(/\s+/);
-      const target = path.join(buildDir, parts.at(-1)!);
-      for (const source of parts.slice(0, -1)) {
-        const into =
-          parts.at(-1)!.endsWith('/') || parts.length > 2 ? path.join(target, path.basename(source)) : target;
-        mkdirSync(path.dirname(into), { recursive: true });
-        cpSync(path.join(root, source), into, { recursive: true });
-      }
-    } else if (step.op === 'RUN' && step.args.startsWith('npm ci')) {
-      symlinkSync(path.join(root, 'node_modules'), path.join(buildDir, 'node_modules'), 'dir');
-    } else if (step.op === 'RUN') {
-      execFileSync('sh', ['-c', step.args], { cwd: buildDir, stdio: 'pipe' });
+    if (step.op === 'COPY') copy(step, buildDir, (source) => path.join(root, source));
+    if (step.op !== 'RUN') continue;
+    const started = performance.now();
+    const command = step.args.startsWith('npm ci') ? `${step.args} --prefer-offline` : step.args;
+    try {
+      execFileSync('sh', ['-c', command], { cwd: buildDir, env: buildEnv(), stdio: 'pipe' });
+    } catch (error) {
+      // tsc reports on stdout, npm on stderr.
+      const { stdout = '', stderr = '' } = error as { stdout?: Buffer; stderr?: Buffer };
+      throw new Error(`build stage: \`${command}\` failed\n${stdout}${stderr}`);
+    }
+    const name = /^npm (?:run )?(\w+)/.exec(step.args)?.[1] ?? step.args.split(/\s/)[0]!;
+    timings[`${name}_ms`] = ms(started);
+  }
+
+  // Runtime stage: what it copies from the build stage. Its only RUN installs tini, the image's PID 1.
+  const started = performance.now();
+  for (const step of runtime) {
+    if (step.op === 'COPY') {
+      expect(step.args).toMatch(/^--from=build\s/);
+      copy(step, appDir, (source) => path.join(buildDir, path.relative(workdir, source)));
+    } else if (step.op === 'RUN' && !step.args.startsWith('apt-get')) {
+      throw new Error(`the runtime stage runs a command this test does not replay: ${step.args}`);
     }
   }
-  timings.build_stage_ms = ms(started);
-
-  // Runtime stage: the production install exactly as the image does it, against the npm cache here
-  // (`npm cache clean` is left out: it would empty this machine's shared cache).
-  started = performance.now();
-  const install = runtime.find((s) => s.op === 'RUN' && s.args.includes('npm ci --omit=dev'))!.args;
-  for (const file of ['package.json', 'package-lock.json'])
-    cpSync(path.join(root, file), path.join(appDir, file));
-  execFileSync('sh', ['-c', `${install.split('&&')[0]!.trim()} --prefer-offline`], {
-    cwd: appDir,
-    stdio: 'pipe',
-  });
-  timings.npm_ci_omit_dev_ms = ms(started);
-  cpSync(path.join(buildDir, 'dist'), path.join(appDir, 'dist'), { recursive: true });
-}, 180_000);
+  timings.runtime_copy_ms = ms(started);
+}, 300_000);
 
 const children = new Set<ChildProcess>();
 afterAll(async () => {
@@ -123,7 +148,7 @@ afterAll(async () => {
     await store.quit();
   }
   if (work) rmSync(work, { recursive: true, force: true });
-  process.stdout.write(`production start timings: ${JSON.stringify(timings)}\n`);
+  process.stdout.write(`production start: ${JSON.stringify(timings)}\n`);
 });
 
 /** Runs `command` (argv[0] is `node`) in the app dir as the image would, with only `env`. */
@@ -158,12 +183,31 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, timeo
 }
 const ready = (url: string) => until(() => fetch(url).then((r) => (r.ok ? true : undefined)), `${url} ready`);
 
-describe('the production image, built and started without Docker', () => {
+describe('the production image, built, pruned and started without Docker', () => {
+  it('builds with npm ci, npm run build and npm prune --omit=dev, in that order', () => {
+    expect(build.filter((s) => s.op === 'RUN').map((s) => s.args)).toEqual([
+      expect.stringMatching(/^npm ci( |$)/),
+      'npm run build',
+      expect.stringMatching(/^npm prune --omit=dev( |$)/),
+    ]);
+  });
+
   it('holds only production dependencies and every file the code reads beside its modules', () => {
-    // Not typescript: valibot (under @bull-board/api) declares it as a peer, so npm installs it anyway.
-    for (const dev of ['tsx', 'vitest', '@biomejs/biome', 'playwright-core']) {
-      expect(existsSync(path.join(appDir, 'node_modules', dev)), dev).toBe(false);
+    const installed = (key: string) => existsSync(path.join(appDir, key));
+    for (const dev of ['tsx', 'vitest', 'autocannon', 'pino-pretty', '@biomejs/biome', 'playwright-core']) {
+      expect(installed(`node_modules/${dev}`), dev).toBe(false);
     }
+    // The whole lock: no dev-only package is left, every production one is there. (typescript stays:
+    // valibot, under @bull-board/api, names it as an optional peer, which makes it devOptional.)
+    const packages = Object.entries(lock.packages).filter(([key]) => key.startsWith('node_modules/'));
+    const devOnly = packages.filter(([, entry]) => entry.dev).map(([key]) => key);
+    const production = packages
+      .filter(([, entry]) => !entry.dev && !entry.devOptional && !entry.optional)
+      .map(([key]) => key);
+    expect(devOnly.filter(installed)).toEqual([]);
+    expect(production.filter((key) => !installed(key))).toEqual([]);
+    timings.production_packages = packages.filter(([key]) => installed(key)).length;
+
     expect(existsSync(path.join(appDir, 'dist/package.json'))).toBe(true);
     const assets = execFileSync('find', ['shared', 'server', 'workers', 'dashboards', '-type', 'f'], {
       cwd: root,
@@ -171,7 +215,26 @@ describe('the production image, built and started without Docker', () => {
     })
       .split('\n')
       .filter((file) => file && !/\.tsx?$/.test(file));
+    expect(assets.length).toBeGreaterThan(0);
     for (const asset of assets) expect(existsSync(path.join(appDir, 'dist', asset)), asset).toBe(true);
+  });
+
+  it('logs JSON with one warning, rather than crashing, when LOG_PRETTY asks for the absent pino-pretty', () => {
+    const script = `import { createLogger } from './dist/shared/logger.js';
+      createLogger({ LOG_LEVEL: 'info', LOG_PRETTY: true }, { service: 'probe' }).info({ event: 'hello' });`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: appDir,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production' },
+      encoding: 'utf8',
+    });
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: string; event: string });
+    expect(lines.map((line) => [line.level, line.event])).toEqual([
+      ['warn', 'log-pretty-unavailable'],
+      ['info', 'hello'],
+    ]);
   });
 
   it('runs the API and a worker node with the image commands, completes an order, and stops both cleanly', async () => {
