@@ -48,7 +48,10 @@ const STORE_READS = [
   '/admin/queues/api/*',
 ];
 
-/** One log line per request; successful reads only at debug, so polling does not flood the logs. */
+/**
+ * One log line per request; successful reads only at debug, so polling does not flood the logs. A
+ * placement's line names its order (the handler's `placement`, server/context.ts).
+ */
 function requestLog(logger: Logger): MiddlewareHandler {
   return async function requestLogger(c, next) {
     const started = performance.now();
@@ -60,7 +63,7 @@ function requestLog(logger: Logger): MiddlewareHandler {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
-      order_id: c.res.headers.get('location')?.split('/').at(-1),
+      order_id: c.get('placement')?.order_id,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
   };

@@ -1,29 +1,7 @@
 // Admin auth: ADMIN_TOKEN as a Bearer token or as the basic-auth password (any user name).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import { ApiError } from './errors.js';
-
-/**
- * 401 with a Basic challenge first, so a browser asks for the password (and Playwright's
- * httpCredentials answer); API clients send the Bearer token without being asked.
- */
-export class AdminAuthError extends ApiError {
-  constructor(detail: string, challenge = true) {
-    super(
-      401,
-      'Unauthorized',
-      detail,
-      challenge ? { 'WWW-Authenticate': 'Basic realm="orderflow admin", charset="UTF-8"' } : {},
-    );
-  }
-}
-
-/** 403: a state-changing admin request that a page of another site could have made the browser send. */
-export class CrossSiteRequestError extends ApiError {
-  constructor(detail: string) {
-    super(403, 'Forbidden', detail);
-  }
-}
+import { ForbiddenError, UnauthorizedError } from './errors.js';
 
 // Hashing first gives both sides one length, so the comparison time says nothing about the token.
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
@@ -92,17 +70,19 @@ export function adminAuth({ token }: AdminAuthOptions): MiddlewareHandler {
   return async function requireAdmin(c, next) {
     if (!expected) {
       // No challenge: no password would help, so a browser should not ask for one.
-      throw new AdminAuthError('admin surfaces are disabled: this server has no ADMIN_TOKEN', false);
+      throw new UnauthorizedError('admin surfaces are disabled: this server has no ADMIN_TOKEN', {
+        challenge: false,
+      });
     }
     const secret = presentedSecret(c.req.header('authorization'));
     if (secret === null) {
-      throw new AdminAuthError(
+      throw new UnauthorizedError(
         'this admin surface needs the admin token: Authorization: Bearer <token>, or basic auth with it as the password',
       );
     }
-    if (!timingSafeEqual(digest(secret), expected)) throw new AdminAuthError('the admin token is wrong');
+    if (!timingSafeEqual(digest(secret), expected)) throw new UnauthorizedError('the admin token is wrong');
     const forged = forgeryRisk(c, /^\s*bearer\s/i.test(c.req.header('authorization') ?? ''));
-    if (forged) throw new CrossSiteRequestError(forged);
+    if (forged) throw new ForbiddenError(forged);
     await next();
   };
 }

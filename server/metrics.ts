@@ -6,15 +6,15 @@ import type { Operations } from './operations.js';
 import { shardQueueCounts } from './shard-map.js';
 
 /**
- * Counts placements as they are acknowledged (202, not an idempotent replay). The store count is
- * sent at once, before the 202 leaves the app, but not awaited; concurrent placements share one
- * write (Activity.flushSoon).
+ * Counts placements as they are acknowledged: the `placement` the POST handler sets with its 202,
+ * not an idempotent replay. The store count is sent at once, before the 202 leaves the app, but not
+ * awaited; concurrent placements share one write (Activity.flushSoon).
  */
 export function countPlacements(ops: Operations, logger: Logger): MiddlewareHandler {
   return async function placementCounter(c, next) {
     await next();
-    if (c.req.method !== 'POST' || c.res.status !== 202) return;
-    if (c.res.headers.get('idempotent-replayed') === 'true') return;
+    const placement = c.get('placement');
+    if (!placement || placement.replayed) return;
     ops.metrics.ordersPlaced.inc();
     ops.activity.add('orders_placed');
     ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));

@@ -6,6 +6,7 @@ import type { ZodError } from 'zod';
 import type { Logger } from '../shared/logger.js';
 import { StoreTimeoutError } from '../shared/store.js';
 import { ApiError, StoreUnavailableError } from './errors.js';
+import { isRetryable } from './retryable.js';
 
 export interface Problem {
   type: string;
@@ -57,13 +58,25 @@ const titles: Record<number, string> = {
   415: 'Unsupported Media Type',
 };
 
+/** The client's detail of a transient store failure: a timeout says what timed out, others only that the store is away. */
+const storeDetail = (error: unknown) =>
+  error instanceof StoreTimeoutError ? error.message : 'the store is unavailable for now; retry later';
+
 /**
- * Maps every thrown error: ApiErrors and Hono's HTTPExceptions as they are, a store that did not
- * answer in time (StoreTimeoutError, from a withTimeout) as 503, anything else as 500.
+ * The one mapping of thrown errors to responses:
+ * - an ApiError, and a Hono HTTPException under 500 (a body Hono could not read), as they are;
+ * - a transient store failure (server/retryable.ts: a timeout, a lost connection, a cluster failing
+ *   over) as 503 with Retry-After: the same request may well succeed in a moment;
+ * - anything else is a bug, and only that is a 500: logged with the request id, which the problem
+ *   carries too, so that a client's report leads to the log line. Its message stays in the log.
  */
 export function createErrorHandler(logger: Logger): ErrorHandler {
   return function problemHandler(thrown, c) {
-    const error = thrown instanceof StoreTimeoutError ? new StoreUnavailableError(thrown.message) : thrown;
+    let error = thrown;
+    if (isRetryable(thrown)) {
+      logger.warn({ event: 'store-unavailable', request_id: c.get('requestId'), err: thrown });
+      error = new StoreUnavailableError(storeDetail(thrown), { cause: thrown });
+    }
     if (error instanceof ApiError) {
       const problem = {
         type: 'about:blank',
@@ -82,12 +95,14 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
         detail: error.message || title,
       });
     }
-    logger.error({ event: 'request-error', request_id: c.get('requestId'), err: error });
+    const requestId = c.get('requestId');
+    logger.error({ event: 'request-error', request_id: requestId, err: error });
     return problemResponse(c, {
       type: 'about:blank',
       title: 'Internal Server Error',
       status: 500,
       detail: 'the server failed to handle the request; it has been logged',
+      request_id: requestId,
     });
   };
 }

@@ -33,10 +33,9 @@ export function readDeadline({
   return async function readDeadline(c, next) {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
     if (overdue >= maxOverdue) {
-      throw new StoreUnavailableError(
-        `${overdue} reads are still waiting for the store; retry later`,
+      throw new StoreUnavailableError(`${overdue} reads are still waiting for the store; retry later`, {
         retryAfterSeconds,
-      );
+      });
     }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<true>((resolve) => {
@@ -54,9 +53,8 @@ export function readDeadline({
     overdue += 1;
     // The handler goes on in the background; what it answers when the store wakes up goes nowhere.
     handled.catch(() => undefined).finally(() => (overdue -= 1));
-    throw new StoreUnavailableError(
-      `the store did not answer within ${ms} ms; retry later`,
+    throw new StoreUnavailableError(`the store did not answer within ${ms} ms; retry later`, {
       retryAfterSeconds,
-    );
+    });
   };
 }

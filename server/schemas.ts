@@ -1,6 +1,13 @@
 // The API's zod schemas: they validate requests and generate the OpenAPI document.
 import { z } from '@hono/zod-openapi';
-import { STEPS } from '../shared/domain/order.js';
+import {
+  ATTEMPT_OUTCOMES,
+  CURRENT_STEPS,
+  ORDER_STATUSES,
+  type OrderRecord,
+  STEP_STATUSES,
+  STEPS,
+} from '../shared/domain/order.js';
 
 /**
  * Code points no order field may carry: C0, DEL and C1 (\p{Cc}); the bidi embeddings, overrides and
@@ -61,13 +68,25 @@ const time = z
   .openapi({ description: 'ISO 8601 UTC with milliseconds, null when absent' });
 const stepName = z.enum(STEPS);
 
+/** One run of a step, or of a step's undo. */
+const AttemptSchema = z.object({
+  node_id: z.string(),
+  started_at: z.string(),
+  ended_at: time,
+  outcome: z.enum(ATTEMPT_OUTCOMES),
+});
+
+/**
+ * The order record as GET /orders/:id returns it (shared/domain/order.ts). Every enum is the domain's
+ * own list, so a status or outcome added there is documented here without being listed twice.
+ */
 export const OrderSchema = z
   .object({
     order_id: OrderIdSchema,
     user_id: z.string(),
     shard: z.number().int(),
-    status: z.enum(['accepted', 'in_progress', 'rolling_back', 'completed', 'failed']),
-    current_step: z.enum([...STEPS, 'completed', 'failed']),
+    status: z.enum(ORDER_STATUSES),
+    current_step: z.enum(CURRENT_STEPS),
     created_at: z.string(),
     started_at: time,
     completed_at: time,
@@ -77,26 +96,47 @@ export const OrderSchema = z
     steps: z.array(
       z.object({
         name: stepName,
-        status: z.enum(['pending', 'running', 'completed', 'failed', 'compensated']),
+        status: z.enum(STEP_STATUSES),
         started_at: time,
         completed_at: time,
         node_id: z.string().nullable(),
-        attempts: z.array(
-          z.object({
-            node_id: z.string(),
-            started_at: z.string(),
-            ended_at: time,
-            outcome: z.enum(['running', 'completed', 'failed', 'abandoned', 'error']),
-          }),
-        ),
+        attempts: z.array(AttemptSchema),
       }),
     ),
     failure: z.object({ step: stepName, reason: z.string() }).nullable(),
     rollback: z.array(
-      z.object({ step: stepName, started_at: z.string(), completed_at: time, node_id: z.string() }),
+      z.object({
+        step: stepName,
+        started_at: z.string(),
+        completed_at: time,
+        node_id: z.string(),
+        attempts: z.array(AttemptSchema).optional().openapi({
+          description: 'every run of this undo; absent on entries written before runs were kept',
+        }),
+      }),
     ),
+    rollback_failure: z
+      .object({
+        step: stepName.openapi({ description: 'the undo that was open (or next) when the rollback stopped' }),
+        reason: z.string(),
+        not_compensated: z.array(stepName).openapi({
+          description: 'the steps still in effect, in the order the rollback would have undone them',
+        }),
+      })
+      .optional()
+      .openapi({
+        description:
+          'only on an order whose rollback was given up: it ended failed with steps not compensated',
+      }),
   })
   .openapi('Order');
+
+/**
+ * Compile-time check that every record the store holds fits the documented schema: a field whose
+ * type changes in the domain fails the type check here rather than the docs going stale.
+ */
+type Holds<T extends true> = T;
+type _RecordFitsSchema = Holds<OrderRecord extends z.infer<typeof OrderSchema> ? true : false>;
 
 export const OrderListQuerySchema = z.object({
   user_id: OrderRequestSchema.shape.user_id,

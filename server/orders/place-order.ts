@@ -10,6 +10,7 @@ import type { OrderStore } from '../../shared/order-store.js';
 import { shardOf } from '../../shared/sharding.js';
 import { withTimeout } from '../../shared/store.js';
 import { BacklogFullError, IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
+import { isRetryable } from '../retryable.js';
 import type { BacklogMonitor } from './backlog.js';
 import type { PlacementProducer } from './placement-producer.js';
 import type { ReplicaConfirmation } from './replica-confirmation.js';
@@ -129,9 +130,10 @@ export function createPlacement({
 
   return {
     /**
-     * Stores the order and its chain, retrying store errors within the budget (same ids: safe).
-     * Every placement is keyed, a key being generated when the client sent none, so that a 503
-     * can name the key whose retry returns this order rather than a copy.
+     * Stores the order and its chain, retrying transient store errors (server/retryable.ts) within
+     * the budget (same ids: safe); any other error is thrown at once, as a retry would only meet it
+     * again. Every placement is keyed, a key being generated when the client sent none, so that a
+     * 503 can name the key whose retry returns this order rather than a copy.
      */
     async placeOrder(
       request: OrderRequest,
@@ -152,9 +154,11 @@ export function createPlacement({
             const placing = place(request, shard, candidateId, key, abort.signal);
             return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
           } catch (error) {
-            if (error instanceof IdempotencyConflictError) throw error;
-            if (error instanceof StoreUnavailableError)
-              throw new StoreUnavailableError(error.message, 1, key);
+            // A replica that did not confirm: the order may be stored, so the 503 names the key.
+            if (error instanceof StoreUnavailableError) {
+              throw new StoreUnavailableError(error.message, { idempotencyKey: key, cause: error });
+            }
+            if (!isRetryable(error)) throw error;
             logger.warn({
               event: 'placement-retry',
               ...context,
@@ -166,8 +170,7 @@ export function createPlacement({
             if (Date.now() + 100 >= deadline) {
               throw new StoreUnavailableError(
                 'the store did not accept the order in time; it may still be stored: retry with this Idempotency-Key',
-                1,
-                key,
+                { idempotencyKey: key, cause: error },
               );
             }
             await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 500)));

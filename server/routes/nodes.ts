@@ -1,10 +1,10 @@
 // The node registry over HTTP: list live worker nodes, read one, ask one to drain (admin).
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { NodeRegistry } from '../../shared/node-registry.js';
 import { NotFoundError } from '../errors.js';
 import { DrainSchema, NodeIdParamSchema, NodeListSchema, NodeSchema } from '../ops-schemas.js';
-import { problemResponse, validationProblem } from '../problem.js';
+import { createRouter } from '../router.js';
 import { ProblemSchema } from '../schemas.js';
 
 export interface NodeRoutesDeps {
@@ -69,11 +69,7 @@ const drainRouteOf = (admin: MiddlewareHandler) =>
 
 /** `/nodes` routes; reads are public like /stats, the drain needs the admin token. */
 export function createNodeRoutes({ nodes, admin }: NodeRoutesDeps) {
-  const app = new OpenAPIHono({
-    defaultHook: (result, c) => {
-      if (!result.success) return problemResponse(c, validationProblem(result.error, result.target));
-    },
-  });
+  const app = createRouter();
 
   app.openapi(listRoute, async (c) => c.json({ nodes: await nodes.list() }, 200));
 

@@ -1,12 +1,12 @@
 // Operations read-outs: GET /stats (JSON summary), /stats/history (chart series), /shards, /metrics.
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Keyspace } from '../../shared/keys.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Store } from '../../shared/store.js';
 import { createMetricsRenderer } from '../metrics.js';
 import type { Operations } from '../operations.js';
 import { HistoryQuerySchema, HistorySchema, ShardListSchema, StatsSchema } from '../ops-schemas.js';
-import { problemResponse, validationProblem } from '../problem.js';
+import { createRouter } from '../router.js';
 import { ProblemSchema } from '../schemas.js';
 import { readShardMap } from '../shard-map.js';
 import { createStatsReader } from '../stats.js';
@@ -74,11 +74,7 @@ const metricsRoute = createRoute({
 export function createOpsRoutes({ ops, keyspace, store, logger }: OpsRoutesDeps) {
   const stats = createStatsReader(ops);
   const metrics = createMetricsRenderer(ops, logger);
-  const app = new OpenAPIHono({
-    defaultHook: (result, c) => {
-      if (!result.success) return problemResponse(c, validationProblem(result.error, result.target));
-    },
-  });
+  const app = createRouter();
 
   app.openapi(statsRoute, async (c) => c.json(await stats.summary(), 200));
   app.openapi(historyRoute, async (c) => c.json(await stats.history(c.req.valid('query').minutes), 200));

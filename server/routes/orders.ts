@@ -1,11 +1,11 @@
 // The orders sub-app: place an order, read one, list a user's orders.
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Keyspace } from '../../shared/keys.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { shardOf } from '../../shared/sharding.js';
 import { BadRequestError, NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import type { PlacementService } from '../orders/place-order.js';
-import { problemResponse, validationProblem } from '../problem.js';
+import { createRouter } from '../router.js';
 import {
   OrderIdSchema,
   OrderListQuerySchema,
@@ -81,13 +81,9 @@ const listRoute = createRoute({
   },
 });
 
-/** The orders sub-app; validation failures answer 400 problem+json through the default hook. */
+/** The orders sub-app; validation failures answer 400 problem+json (server/router.ts). */
 export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDeps) {
-  const app = new OpenAPIHono({
-    defaultHook: (result, c) => {
-      if (!result.success) return problemResponse(c, validationProblem(result.error, result.target));
-    },
-  });
+  const app = createRouter();
 
   // Checked before the body is parsed, so a form post is told what to send rather than what is missing.
   app.use('/orders', async function requireJson(c, next) {
@@ -104,6 +100,7 @@ export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDe
     const location = `/orders/${placed.order_id}`;
     c.header('Location', location);
     if (placed.replayed) c.header('Idempotent-Replayed', 'true');
+    c.set('placement', placed); // for the request log and the metrics around this handler (server/context.ts)
     const body = {
       order_id: placed.order_id,
       status: 'accepted' as const,

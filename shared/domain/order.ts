@@ -5,10 +5,14 @@ export type StepName = (typeof STEPS)[number];
 
 export const ORDER_STATUSES = ['accepted', 'in_progress', 'rolling_back', 'completed', 'failed'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
-export type CurrentStep = StepName | 'completed' | 'failed';
-export type StepStatus = 'pending' | 'running' | 'completed' | 'failed' | 'compensated';
+/** Where an order is: the step it is at, or how it ended. */
+export const CURRENT_STEPS = [...STEPS, 'completed', 'failed'] as const;
+export type CurrentStep = (typeof CURRENT_STEPS)[number];
+export const STEP_STATUSES = ['pending', 'running', 'completed', 'failed', 'compensated'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
 /** `abandoned`: its node died or lost the lock; `error`: an infrastructure error, retried. */
-export type AttemptOutcome = 'running' | 'completed' | 'failed' | 'abandoned' | 'error';
+export const ATTEMPT_OUTCOMES = ['running', 'completed', 'failed', 'abandoned', 'error'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 export interface Attempt {
   node_id: string;

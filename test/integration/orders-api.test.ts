@@ -1,6 +1,13 @@
 // The orders API against the real store: idempotency and every kind of bad input, none leaving a write.
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ATTEMPT_OUTCOMES,
+  CURRENT_STEPS,
+  ORDER_STATUSES,
+  STEP_STATUSES,
+  STEPS,
+} from '../../shared/domain/order.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';
 import { createTestSystem } from '../support/system.js';
 
@@ -211,5 +218,22 @@ describe('the OpenAPI document', () => {
     const request = body.components.schemas.OrderRequest;
     expect(request.required).toEqual(['user_id']);
     expect(request.additionalProperties).toBe(false);
+  });
+
+  it("documents the order record with the domain's own enums and every field it carries", async () => {
+    const { body } = await system.get('/openapi.json');
+    const order = body.components.schemas.Order;
+    const step = order.properties.steps.items.properties;
+    expect(order.properties.status.enum).toEqual([...ORDER_STATUSES]);
+    expect(order.properties.current_step.enum).toEqual([...CURRENT_STEPS]);
+    expect(step.name.enum).toEqual([...STEPS]);
+    expect(step.status.enum).toEqual([...STEP_STATUSES]);
+    expect(step.attempts.items.properties.outcome.enum).toEqual([...ATTEMPT_OUTCOMES]);
+    const undo = order.properties.rollback.items;
+    expect(undo.properties.attempts.items.properties.outcome.enum).toEqual([...ATTEMPT_OUTCOMES]);
+    expect(undo.required).not.toContain('attempts'); // absent on entries written before runs were kept
+    const given = order.properties.rollback_failure;
+    expect(Object.keys(given.properties)).toEqual(['step', 'reason', 'not_compensated']);
+    expect(order.required).not.toContain('rollback_failure');
   });
 });
