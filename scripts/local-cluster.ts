@@ -40,6 +40,8 @@ export interface LocalClusterOptions {
    * of failing: for a launcher adopting its own leftovers, never for a cluster someone else runs.
    */
   replaceUnhealthy?: boolean;
+  /** Extra redis.conf lines of a new node (say, `cluster-announce-port`); none by default. */
+  nodeConfig?: (port: number) => string[];
 }
 
 export interface LocalCluster {
@@ -149,7 +151,7 @@ export async function startLocalCluster(
     const basePort = opts.freePorts ? await findFreeBasePort(NODE_COUNT) : opts.basePort;
     const cluster = attachLocalCluster({ ...localClusterPaths({ basePort, dir: opts.dir }), log });
     try {
-      return await bringUp(cluster, binaries, log, opts.signal);
+      return await bringUp(cluster, binaries, log, opts.signal, opts.nodeConfig);
     } catch (err) {
       if (err instanceof ReuseFailedError && opts.replaceUnhealthy && attempt < 3) {
         log('running redis cluster is not healthy; stopping it and starting afresh', { error: err.message });
@@ -182,6 +184,7 @@ async function bringUp(
   binaries: { server: string; cli: string },
   log: ClusterLog,
   signal: AbortSignal | undefined,
+  nodeConfig: (port: number) => string[] = () => [],
 ): Promise<LocalCluster & { reused: boolean }> {
   const started = performance.now();
   const alive = new Set<number>();
@@ -210,7 +213,7 @@ async function bringUp(
   try {
     if (fresh) {
       for (const port of cluster.ports) {
-        await writeNodeConfig(cluster.dir, port);
+        await writeNodeConfig(cluster.dir, port, nodeConfig(port));
         await spawnNode(binaries.server, cluster.dir, port);
       }
       await waitAnswering(cluster, cluster.ports, signal);

@@ -55,7 +55,11 @@ const quote = (value: string) => `"${value.replaceAll('\\', '\\\\').replaceAll('
  * apt still ships 6.0. daemonize stays off: we spawn detached and record the pid ourselves,
  * so a failed start is seen at once instead of through a pid file that never appears.
  */
-export async function writeNodeConfig(clusterDir: string, port: number): Promise<void> {
+export async function writeNodeConfig(
+  clusterDir: string,
+  port: number,
+  extraLines: readonly string[] = [],
+): Promise<void> {
   const dir = nodeDir(clusterDir, port);
   await mkdir(dir, { recursive: true });
   const lines = [
@@ -68,7 +72,7 @@ export async function writeNodeConfig(clusterDir: string, port: number): Promise
     'cluster-enabled yes',
     'cluster-config-file nodes.conf',
     'cluster-node-timeout 2000',
-    // With `yes`, healthy shards stalled ~1 s while another shard failed over (DESIGN §4).
+    // With `yes`, healthy shards stalled ~1 s while another shard failed over: docs/DESIGN.md#store-settings.
     'cluster-require-full-coverage no',
     'appendonly yes',
     'appendfsync everysec',
@@ -76,6 +80,8 @@ export async function writeNodeConfig(clusterDir: string, port: number): Promise
     'maxmemory-policy noeviction',
     // Redis 7 defaults to a 5 s wait before a diskless full sync; replicas of a new cluster would idle through it.
     'repl-diskless-sync-delay 0',
+    // A caller's own directives (the chaos run's cluster-announce-port), after ours so they win.
+    ...extraLines,
   ];
   await writeFile(confPath(clusterDir, port), `${lines.join('\n')}\n`);
 }

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { saveResult } from './harness/results.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './harness/scenario.js';
 import { capacityScenario } from './scenarios/capacity.js';
+import { chaosScenario } from './scenarios/chaos.js';
 import { dispatchScenario } from './scenarios/dispatch.js';
 import { failoverScenario } from './scenarios/failover.js';
 import { memoryScenario } from './scenarios/memory.js';
@@ -22,12 +23,13 @@ const SUITE: Scenario[] = [
   failoverScenario,
   memoryScenario,
 ];
-const ALL = [...SUITE, soakScenario];
+// Named only, like the soak: minutes long, and a verdict rather than a measurement.
+const ALL = [...SUITE, soakScenario, chaosScenario];
 
 const USAGE = `usage: npm run bench [-- <scenario>...] [--quick] [--skip-defaults-baseline | --defaults-baseline]
 
   scenarios: ${ALL.map((s) => s.name).join(', ')}
-  (none named: every scenario but soak; the soak runs only as \`npm run bench -- soak\`)
+  (none named: every scenario but soak and chaos; they run only when named: \`npm run bench -- soak\`)
   --quick                   a few seconds per scenario, small loads: to check that it works, not to measure
   --skip-defaults-baseline  recovery without its BullMQ-defaults baseline (saves about two minutes)
   --defaults-baseline       run that baseline even with --quick (it waits out 30 s locks: about two minutes)

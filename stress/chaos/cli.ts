@@ -1,0 +1,138 @@
+// `npm run chaos -- [--seed S] [--duration SEC] [--nodes N]`: a seeded fault-injection run and its checker.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { anomalyReport, summaryLines } from './report.js';
+import { runChaos } from './run-chaos.js';
+import { summarize } from './summary.js';
+
+const USAGE = `usage: npm run chaos -- [--seed S] [--duration SEC] [--nodes N] [--quiet SEC] [--step-ms MS] [--report FILE] [--keep]
+
+  --seed S        seeds the fault schedule, the client and the step failures (default: random, printed)
+  --duration SEC  how long faults are injected (default 60)
+  --nodes N       worker nodes (default 3)
+  --quiet SEC     after the faults, every order must be terminal within this (default 60)
+  --step-ms MS    STEP_MS of the worker nodes (default 400)
+  --report FILE   also write the summary as JSON to FILE
+  --keep          keep .data/chaos-<pid>/ (logs, history.json) even after a clean run
+
+Faults: worker SIGKILL / SIGSTOP past its lock, API SIGKILL, master SIGKILL (failover), a failover of a
+master whose replication is held back, replica SIGSTOP, whole-store SIGSTOP, and latency, dropped
+replies and resets through a TCP proxy in front of every store node. Then the checker reads the API
+and the store. Exits 0 when it found no anomaly, 1 when it found any (or a process crashed by itself,
+or the store stayed unhealthy), 2 on a usage or harness error.`;
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const log = (message: string) =>
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seed: { type: 'string' },
+      duration: { type: 'string', default: '60' },
+      nodes: { type: 'string', default: '3' },
+      quiet: { type: 'string', default: '60' },
+      'step-ms': { type: 'string', default: '400' },
+      report: { type: 'string' },
+      keep: { type: 'boolean' },
+      partitions: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const int = (name: string, value: string, min: number) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+  if (values.partitions) throw new Error('--partitions (ip netns) is not implemented yet');
+  return {
+    help: values.help === true,
+    seed: values.seed ?? randomBytes(3).toString('hex'),
+    durationS: int('duration', values.duration!, 10),
+    nodes: int('nodes', values.nodes!, 1),
+    quietS: int('quiet', values.quiet!, 5),
+    stepMs: int('step-ms', values['step-ms']!, 10),
+    report: values.report ? path.resolve(values.report) : undefined,
+    keep: values.keep === true,
+  };
+}
+
+async function main(): Promise<number> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`chaos: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  // The first SIGTERM/SIGINT tears the run down cleanly; a repeated one joins it; the third kills
+  // every process at once (the exit handler of runChaos) and exits.
+  const stop = new AbortController();
+  let signals = 0;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      signals++;
+      if (signals >= 3) process.exit(sig === 'SIGINT' ? 130 : 143);
+      if (signals === 1) log(`${sig}: stopping every process of the run`);
+      stop.abort(new Error(`stopped by ${sig}`));
+      process.exitCode = sig === 'SIGINT' ? 130 : 143;
+    });
+  }
+
+  const runDir = path.join(REPO_ROOT, '.data', `chaos-${process.pid}`);
+  mkdirSync(runDir, { recursive: true });
+  log(
+    `chaos seed ${args.seed}: ${args.durationS} s of faults, ${args.nodes} worker nodes; logs under ${path.relative(REPO_ROOT, runDir)}/logs`,
+  );
+  let outcome: Awaited<ReturnType<typeof runChaos>>;
+  try {
+    outcome = await runChaos({ ...args, runDir, log, signal: stop.signal });
+  } catch (error) {
+    if (stop.signal.aborted) {
+      if (!args.keep) rmSync(runDir, { recursive: true, force: true });
+      return Number(process.exitCode);
+    }
+    log(`chaos run failed: ${(error as Error).stack ?? String(error)}`);
+    return 2;
+  }
+  const { check, history } = outcome;
+  const out: string[] = [];
+  out.push(...anomalyReport(check.anomalies, history));
+  for (const c of outcome.crashes)
+    out.push(
+      `crash: ${c.name} exited by itself at t+${(c.at / 1000).toFixed(1)}s (code ${c.code}, signal ${c.signal})`,
+    );
+  if (outcome.storeProblems.length)
+    out.push(`store not healthy after the faults: ${outcome.storeProblems.join('; ')}`);
+  out.push(...summaryLines(check, history));
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const summary = summarize(outcome);
+  if (args.report) writeFileSync(args.report, `${JSON.stringify(summary, null, 2)}\n`);
+  if (summary.clean && !args.keep) rmSync(runDir, { recursive: true, force: true });
+  else {
+    writeFileSync(
+      path.join(runDir, 'history.json'),
+      JSON.stringify({ summary, ...history, anomalies: check.anomalies, notes: check.notes }),
+    );
+    log(`history and logs kept in ${path.relative(REPO_ROOT, runDir)}/`);
+  }
+  return summary.clean ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`chaos: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(2);
+  },
+);
