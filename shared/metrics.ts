@@ -108,6 +108,17 @@ export function createApiMetrics() {
       help: 'Worker nodes with a live registry entry, read at scrape time',
       registers,
     }),
+    nodeStepFailureRate: new Gauge({
+      name: `${PREFIX}node_step_failure_rate`,
+      help: "Each live node's STEP_FAILURE_RATE (the chance that one step run fails), from its registry entry at scrape time",
+      labelNames: ['node_id'] as const,
+      registers,
+    }),
+    apiReady: new Gauge({
+      name: `${PREFIX}api_ready`,
+      help: "1 while this API process's /ready would answer 200 (store answers, cluster ok), else 0; read at scrape time",
+      registers,
+    }),
   };
 }
 

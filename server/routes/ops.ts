@@ -10,6 +10,7 @@ import { createRouter } from '../router.js';
 import { ProblemSchema } from '../schemas.js';
 import { readShardMap } from '../shard-map.js';
 import { createStatsReader } from '../stats.js';
+import { storeReadiness } from './health.js';
 
 export interface OpsRoutesDeps {
   ops: Operations;
@@ -59,11 +60,27 @@ const shardsRoute = createRoute({
   responses: { 200: json('every shard', ShardListSchema), ...storeUnavailable },
 });
 
+const MetricsQuerySchema = z.object({
+  scope: z
+    .enum(['process', 'cluster'])
+    .optional()
+    .openapi({
+      description:
+        'process: only this API process (its placements, its readiness), to scrape on every replica; ' +
+        'cluster: every live worker node and the deployment-wide gauges, the same on every replica, to ' +
+        'scrape once. Without it: both (one API process).',
+    }),
+});
+
 const metricsRoute = createRoute({
   method: 'get',
   path: '/metrics',
   tags: ['operations'],
-  summary: 'Prometheus text: the API and every live worker node (through the store)',
+  summary: 'Prometheus text: this API process and/or every live worker node (through the store)',
+  description:
+    'With several API replicas, scrape `?scope=process` on each and `?scope=cluster` once: every ' +
+    "replica re-exports the worker nodes' series, so scraping them on each would multiply them.",
+  request: { query: MetricsQuerySchema },
   responses: {
     200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string() } } },
     ...storeUnavailable,
@@ -73,7 +90,11 @@ const metricsRoute = createRoute({
 /** The operations read-outs; public, like /health: they show counts, never order contents. */
 export function createOpsRoutes({ ops, keyspace, store, logger }: OpsRoutesDeps) {
   const stats = createStatsReader(ops);
-  const metrics = createMetricsRenderer(ops, logger);
+  const metrics = createMetricsRenderer({
+    ops,
+    logger,
+    readiness: async () => (await storeReadiness(store)).ready,
+  });
   const app = createRouter();
 
   app.openapi(statsRoute, async (c) => c.json(await stats.summary(), 200));
@@ -82,7 +103,9 @@ export function createOpsRoutes({ ops, keyspace, store, logger }: OpsRoutesDeps)
     c.json({ shards: await readShardMap(store, keyspace, ops.queues) }, 200),
   );
   app.openapi(metricsRoute, async (c) =>
-    c.text(await metrics.render(), 200, { 'Content-Type': metrics.contentType }),
+    c.text(await metrics.render(c.req.valid('query').scope ?? 'all'), 200, {
+      'Content-Type': metrics.contentType,
+    }),
   );
   return app;
 }

@@ -21,6 +21,7 @@ interface Service {
   healthcheck?: { test: string[] };
   deploy?: { replicas?: string | number };
   volumes?: string[];
+  ports?: string[];
 }
 // Compose resolves YAML merge keys (`<<: *app`), so the test does too.
 const compose = parse(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> };
@@ -73,6 +74,7 @@ describe('compose.yaml', () => {
       'redis-6',
       'redis-cluster-init',
     ]);
+    expect(inProfile('observability').sort()).toEqual(['grafana', 'prometheus']);
   });
 
   it('makes every dependency on a service of another profile optional (else the project is invalid)', () => {
@@ -232,6 +234,64 @@ describe('compose.yaml', () => {
     }
   });
 
+  describe('the observability profile', () => {
+    /** The container path a `./host/path:/container/path[:ro]` volume of `service` mounts `host` at. */
+    const mountOf = (service: string, host: string) => {
+      const volume = named(service).volumes?.find((v) => v.split(':')[0] === host);
+      if (!volume) throw new Error(`${service} does not mount ${host}`);
+      return volume.split(':')[1]!;
+    };
+
+    it('runs Prometheus on the shipped config and rules, scraping the api service on its port', () => {
+      const prometheus = named('prometheus');
+      const configDir = mountOf('prometheus', './dashboards/prometheus');
+      expect(prometheus.volumes).toContain(`./dashboards/prometheus:${configDir}:ro`);
+      expect(prometheus.command).toContain(`--config.file=${configDir}/prometheus.yml`);
+      const config = parse(read('dashboards/prometheus/prometheus.yml')) as {
+        rule_files: string[];
+        scrape_configs: Array<{
+          static_configs?: { targets: string[] }[];
+          dns_sd_configs?: { names: string[]; port: number }[];
+        }>;
+      };
+      for (const file of config.rule_files) {
+        expect(file.startsWith(`${configDir}/`), file).toBe(true);
+        expect(() => read(`dashboards/prometheus/${file.slice(configDir.length + 1)}`)).not.toThrow();
+      }
+      const apiPort = environmentOf('api', { ADMIN_TOKEN }).PORT;
+      const targets = config.scrape_configs.flatMap((job) => [
+        ...(job.static_configs ?? []).flatMap((c) => c.targets),
+        ...(job.dns_sd_configs ?? []).flatMap((c) => c.names.map((n) => `${n}:${c.port}`)),
+      ]);
+      expect(targets.length).toBeGreaterThan(0);
+      for (const target of targets) expect(target).toBe(`api:${apiPort}`);
+    });
+
+    it('provisions Grafana with that Prometheus and the dashboard, once Prometheus is healthy', () => {
+      const grafana = named('grafana');
+      expect(mountOf('grafana', './dashboards/grafana/provisioning')).toBe('/etc/grafana/provisioning');
+      const dashboard = mountOf('grafana', './dashboards/grafana/orderflow.json');
+      expect(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(dashboard);
+      expect(grafana.depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
+      const { datasources } = parse(read('dashboards/grafana/provisioning/datasources/prometheus.yml')) as {
+        datasources: Array<{ url: string }>;
+      };
+      const prometheusPort = named('prometheus').ports?.[0]?.split(':').at(-1);
+      expect(datasources.map((d) => d.url)).toEqual([`http://prometheus:${prometheusPort}`]);
+    });
+
+    it('pins both images and publishes their ports on loopback only', () => {
+      expect(named('prometheus').image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+      expect(named('grafana').image).toMatch(/^grafana\/grafana-oss:\d+\.\d+\.\d+$/);
+      for (const name of ['prometheus', 'grafana']) {
+        for (const port of named(name).ports ?? []) expect(port.startsWith('127.0.0.1:'), port).toBe(true);
+        expect(named(name).ports).toHaveLength(1);
+      }
+      expect(interpolate(named('prometheus').ports![0]!, {})).toBe('127.0.0.1:9090:9090');
+      expect(interpolate(named('grafana').ports![0]!, {})).toBe('127.0.0.1:3001:3000');
+    });
+  });
+
   it('starts the API with the command the image runs by default', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1];
     expect(named('api').command).toEqual(JSON.parse(cmd ?? 'null'));
@@ -247,10 +307,10 @@ describe('compose.yaml', () => {
         encoding: 'utf8',
       });
 
-    for (const profile of ['', 'dragonfly-cluster', 'redis']) {
+    for (const profile of ['', 'dragonfly-cluster', 'redis', 'observability']) {
       it(`accepts the ${profile || 'default'} project`, () => {
         const args = profile ? ['--profile', profile] : [];
-        const store = profile ? documentedStore(profile) : {};
+        const store = profile && profile !== 'observability' ? documentedStore(profile) : {};
         const result = run(args, { ...store, ADMIN_TOKEN });
         expect(result.stderr).toBe('');
         expect(result.status).toBe(0);
