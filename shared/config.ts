@@ -62,8 +62,6 @@ export const configSchema = z.object({
   STEP_FAILURE_RATE: fraction.default(0.05),
   /** Seeds the failure draw: with a seed, whether a step fails is a pure function of (seed, order, step). */
   FAILURE_SEED: z.string().min(1).optional(),
-  /** Tests only: a user_id containing `#fail=<step>` makes that step fail. Off in production. */
-  FAILURE_DIRECTIVES: flag.default(false),
   COMPENSATION_MS: int(0, 3_600_000).default(500),
   WORKER_CONCURRENCY: int(1, 10_000).default(50),
   WORKERS: int(0, 64).default(2),
@@ -74,6 +72,18 @@ export const configSchema = z.object({
   STALLED_INTERVAL_MS: int(500, 600_000).default(3000),
   /** How often a worker node publishes its stats; its registry entry expires after 5 heartbeats. */
   HEARTBEAT_MS: int(100, 60_000).default(1000),
+  /**
+   * How a dead node's steps come back: `registry` as soon as the node is known dead (liveness beats
+   * below; its locks released by one survivor), `lock` only when its locks expire (LOCK_MS plus a
+   * stalled check). The lock path stays the backstop in `registry` mode (docs/adr/0015).
+   */
+  TAKEOVER: z.enum(['registry', 'lock']).default('registry'),
+  /** How often a worker node tells the registry it is alive (one small script on the store). */
+  LIVENESS_MS: int(100, 10_000).default(500),
+  // A node silent this long is dead. 2000 with 500 ms beats: a 1 s event-loop stall leaves a gap of
+  // at most 1.5 s between beats, so 0.5 s of slack; a SIGKILLed node is seen sooner, its connections
+  // gone (workers/takeover.ts). At least 3 × LIVENESS_MS.
+  DEATH_TIMEOUT_MS: int(300, 60_000).default(2000),
   /** A worker node that cannot reach the store this long stops taking steps until it can again. */
   STORE_WATCHDOG_MS: int(500, 600_000).default(10_000),
   /** Port of a worker node's own /health, /ready and /metrics; 0 turns it off. */

@@ -47,6 +47,37 @@ export function allShardKeys(shards: number, namespace = 'of'): ShardKeys[] {
   return Array.from({ length: shards }, (_, shard) => shardKeys(shard, shards, namespace));
 }
 
+/**
+ * The node registry's keys. All share the `{registry}` hash tag: a node's beat, the verdict on the
+ * others and a claim on a dead one's cleanup each run as one script in that one slot.
+ */
+export interface RegistryKeys {
+  ids: string;
+  drains: string;
+  node(id: string): string;
+  /** Sorted set: live node instances, scored by their last liveness beat (the store's clock, ms). */
+  beats: string;
+  /** Hash: instance → the connection name it uses, for CLIENT LIST. */
+  connections: string;
+  /** Hash: the last beat of any node, and until when no node may be judged dead (after a silence). */
+  beatClock: string;
+  /** A survivor's claim on the cleanup of the dead instance `instance`. */
+  takeoverClaim(instance: string): string;
+}
+
+export function registryKeys(namespace = 'of'): RegistryKeys {
+  const base = `${namespace}:{registry}`;
+  return {
+    ids: `${base}:ids`,
+    drains: `${base}:drain`,
+    node: (id) => `${base}:node:${id}`,
+    beats: `${base}:beats`,
+    connections: `${base}:conns`,
+    beatClock: `${base}:beat-clock`,
+    takeoverClaim: (instance) => `${base}:takeover:${instance}`,
+  };
+}
+
 /** Every shard's keys of one deployment, built once. */
 export interface Keyspace {
   namespace: string;

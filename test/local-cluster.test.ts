@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulatedHandlers } from '../workers/steps/simulated.js';
 import { isLocalCluster, localTestCluster, redisSeeds } from './support/cluster.js';
+import { failingAt } from './support/step-handlers.js';
 import { createTestSystem } from './support/system.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -132,10 +134,11 @@ describe('a test system, once closed', () => {
     const staying = createTestSystem();
     const cluster = new Cluster(redisSeeds());
     try {
-      closing.startNode();
+      const failAt = (order: { user_id: string }) => (order.user_id === 'cleanup-bad' ? 'processing' : null);
+      closing.startNode({}, { handlers: failingAt(failAt, simulatedHandlers(closing.config)) });
       const placed = await Promise.all([
         closing.place({ user_id: 'cleanup-ok' }, { 'idempotency-key': 'cleanup-key' }),
-        closing.place({ user_id: 'cleanup-bad#fail=processing' }),
+        closing.place({ user_id: 'cleanup-bad' }),
       ]);
       const orders = await Promise.all(placed.map((p) => closing.waitForTerminal(p.body.order_id)));
       expect(orders.map((o) => o.status)).toEqual(['completed', 'failed']);

@@ -23,9 +23,33 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
   #unstarted = 0;
   #waiting: AbortController | undefined;
 
-  constructor(queueName: string, processor: Processor<D, R>, opts: WorkerOptions, gate: NodeGate) {
+  /**
+   * `lockOwner`, when given, replaces the Worker's random id. BullMQ makes every lock token
+   * `${id}:${counter}`, so each lock then names the node instance that holds it, and a survivor
+   * can release exactly a dead instance's locks (workers/takeover-store.ts). It must be unique per
+   * Worker and run: `<NODE_ID>@<random>/s<shard>`.
+   */
+  constructor(
+    queueName: string,
+    processor: Processor<D, R>,
+    opts: WorkerOptions,
+    gate: NodeGate,
+    lockOwner?: string,
+  ) {
     super(queueName, processor, { ...opts, concurrency: gate.capacity });
     this.#gate = gate;
+    // readonly in BullMQ's types only; read when each token is made (mainLoop), never cached.
+    if (lockOwner) (this as { id: string }).id = lockOwner;
+  }
+
+  /**
+   * Runs BullMQ's stalled check of this queue now, not at its next interval, and emits `stalled`
+   * for each job it moved back to wait, as BullMQ's own checker does.
+   */
+  async checkStalledNow(): Promise<string[]> {
+    const moved = await this.scripts.moveStalledJobsToWait();
+    for (const jobId of moved) this.emit('stalled', jobId, 'active');
+    return moved;
   }
 
   protected override async moveToActive(

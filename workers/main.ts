@@ -7,12 +7,18 @@ import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createNodeHealthApp } from './health-server.js';
 import { createNodeTelemetry } from './node-metrics.js';
+import { testFailuresFromEnv } from './steps/test-failures.js';
+import { newInstance } from './takeover.js';
 import { createWorkerNode } from './worker-node.js';
 
 runMain('worker', async ({ onShutdown, shutdown }) => {
   const config = loadConfig();
   const logger = createLogger(config, { service: 'worker' });
-  const store = createStore(config, { connectionName: `orderflow-worker-${config.NODE_ID}` });
+  // Named per run, not per NODE_ID: a supervisor restarts a dead node under the same id at once, and
+  // the survivors must still see the dead run's connections gone (workers/takeover.ts).
+  const instance = newInstance(config.NODE_ID);
+  const connectionName = `orderflow-worker-${instance}`;
+  const store = createStore(config, { connectionName });
   const telemetry = createNodeTelemetry({
     store,
     namespace: config.KEY_NAMESPACE,
@@ -25,6 +31,10 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     store,
     logger,
     version: pkg.version,
+    // The simulated steps of `config`; under NODE_ENV=test, with failures a test planned.
+    handlers: testFailuresFromEnv(config),
+    instance,
+    connectionName,
     observer: telemetry.observer,
     onHeartbeat: telemetry.onHeartbeat,
     onDrainRequested: () => void shutdown('drain requested'),

@@ -14,19 +14,21 @@ import { createReconcileStore, type Inspection, type StepJob } from './reconcile
 import { createRecordSweep } from './record-sweep.js';
 import type { StepObserver } from './step-processor.js';
 import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
+import type { StepHandlers } from './steps/contract.js';
 
 export interface ReconcilerDeps {
   store: Store;
   keyspace: Keyspace;
   nodeId: string;
-  compensationMs: number;
+  /** Whose `compensate` undoes each step: the step processor's. */
+  handlers: StepHandlers;
   /** The record TTL (ORDER_TTL_S) that every write renews. */
   orderTtlS: number;
   logger: Logger;
   observer?: StepObserver;
   /** RECONCILE_INTERVAL_MS: pause between two passes (default 10 s). */
   intervalMs?: number;
-  /** How long a reconciler's claim on an order outlives its last write; must exceed COMPENSATION_MS. */
+  /** How long a reconciler's claim on an order outlives its last write; must outlast one compensation. */
   claimMs?: number;
   /** Lost runs of a rollback past which it is given up rather than resumed, as the processor does. */
   maxRollbackCrashes: number;
@@ -36,7 +38,6 @@ export interface ReconcilerDeps {
   sweepCount?: number;
   /** A record is swept only once this old (default 60 s), so a just-placed order is never looked at. */
   sweepAgeMs?: number;
-  sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
 }
 
@@ -65,8 +66,6 @@ export function stuckReason(step: StepName, job: StepJob): string {
   return `${step} job failed: ${job.failedReason}`;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** A node's reconciler; nothing runs until `start()`. */
 export function createReconciler(deps: ReconcilerDeps) {
   const { keyspace, nodeId, observer = {} } = deps;
@@ -74,7 +73,6 @@ export function createReconciler(deps: ReconcilerDeps) {
   const claimMs = deps.claimMs ?? 10_000;
   const batch = deps.batch ?? 1000;
   const now = deps.now ?? (() => new Date());
-  const sleep = deps.sleep ?? defaultSleep;
   const log = deps.logger.child({ node_id: nodeId, component: 'reconciler' });
   const records = createReconcileStore(deps.store, keyspace, deps.orderTtlS);
   const sweep = createRecordSweep(deps.store, keyspace);
@@ -117,11 +115,13 @@ export function createReconciler(deps: ReconcilerDeps) {
     const step = (record.order.failure?.step ?? record.order.current_step) as StepName;
     const orderLog = log.child({ order_id: orderId, shard: record.order.shard, step });
     const run: RollbackRun = {
-      ...{ step, nodeId, write, log: orderLog, observer, now, sleep },
-      ...{ compensationMs: deps.compensationMs, maxRollbackCrashes: deps.maxRollbackCrashes },
+      ...{ step, nodeId, write, log: orderLog, observer, now, handlers: deps.handlers },
+      // Never aborted: a refusal ends the rollback at a write, never during an undo; an undo longer
+      // than the claim (claimMs) could meet another node's, which is why the claim must outlast one.
+      ...{ signal: new AbortController().signal, maxRollbackCrashes: deps.maxRollbackCrashes },
     };
     try {
-      // The step processor's own rollback: the same transitions, compensation time, logs and metrics.
+      // The step processor's own rollback: the same transitions, handlers, logs and metrics.
       if (record.order.status === 'rolling_back') await resumeRollback(run, record);
       await rollBack(run, await failCurrentStep(run, record, inspection));
     } catch (error) {

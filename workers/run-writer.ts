@@ -3,16 +3,23 @@ import type { OrderRecord, StepName } from '../shared/domain/order.js';
 import type { Logger } from '../shared/logger.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
 
+/** The run is no longer this node's to go on with: nothing more of it is written or retried. */
+export class RunEndedError extends Error {}
+
 /** This run no longer holds the step's lock: another run owns the order now, so this one stops. */
-export class LockLostError extends Error {
-  constructor(jobId: string, outcome: string) {
+export class LockLostError extends RunEndedError {
+  /** How the run learnt it: the fence's refusal (`lock-lost`, `conflict`) or `renewal-failed`. */
+  constructor(
+    jobId: string,
+    readonly outcome: string,
+  ) {
     super(`lost the lock of ${jobId} (${outcome}); run abandoned without writing`);
     this.name = this.constructor.name;
   }
 }
 
 /** A record taken from this node's cache was older than the store's: read it again and start over. */
-export class StaleRecordError extends Error {}
+export class StaleRecordError extends RunEndedError {}
 
 /**
  * The records this node wrote last, by order id: the next step of an order usually runs on the node
@@ -47,7 +54,8 @@ export interface RunWriterOptions {
   token: string;
   step: StepName;
   log: Logger;
-  lockLost?: (step: StepName) => void;
+  /** A write was refused: the lock is gone. Called before the write throws, to stop the run's handler. */
+  lockLost?: (step: StepName, error: LockLostError) => void;
   recent: RecentRecords;
   /** The waits before each resend of a write whose reply was lost; past them its error is the run's. */
   resendDelaysMs: readonly number[];
@@ -101,12 +109,13 @@ export function createRunWriter(options: RunWriterOptions) {
       log.debug({ event: 'cached-record-stale' });
       throw new StaleRecordError();
     }
-    options.lockLost?.(step);
+    const lost = new LockLostError(jobId, result.outcome);
     log.warn(
       { event: 'lock-lost', outcome: result.outcome },
       'fenced write refused: lock lost, abandoning run',
     );
-    throw new LockLostError(jobId, result.outcome);
+    options.lockLost?.(step, lost);
+    throw lost;
   }
 
   return {

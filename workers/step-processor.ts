@@ -1,6 +1,6 @@
-// Runs one step of an order under its BullMQ lock, every record write fenced by that lock.
+// Runs one step of an order under its BullMQ lock, every record write fenced by that lock. The
+// step's work is its handler's (workers/steps/): this file knows the saga, not what a step does.
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { FailurePolicy } from '../shared/domain/failure-policy.js';
 import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
 import { completeStep, erroredRun, failStep, planStep, startStep } from '../shared/domain/transitions.js';
 import type { Logger } from '../shared/logger.js';
@@ -8,8 +8,11 @@ import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
 import { createRecentRecords, createRunWriter, LockLostError, StaleRecordError } from './run-writer.js';
 import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
+import type { StepHandlers } from './steps/contract.js';
+import { contextOf, endsRun, follow, invoke } from './steps/invoke.js';
 
 export { LockLostError } from './run-writer.js';
+export { LOCK_RENEWAL_FAILED } from './steps/invoke.js';
 
 /** What the pipeline reports to metrics; every callback is optional. */
 export interface StepObserver {
@@ -26,17 +29,15 @@ export interface StepProcessorDeps {
   /** Only reads and fenced writes: a step never creates, lists or indexes records. */
   orders: Pick<OrderStore, 'read' | 'fencedWrite'>;
   nodeId: string;
-  stepMs: number;
-  compensationMs: number;
+  /** The work of each step and its undo. */
+  handlers: StepHandlers;
   maxStepCrashes: number;
   /** Runs of one rollback lost to dead nodes before it is given up (default: maxStepCrashes). */
   maxRollbackCrashes?: number;
   /** Waits before each resend of a write whose reply was lost (default 100, 500, 2000 ms). */
   resendDelaysMs?: readonly number[];
-  failureOf: FailurePolicy;
   logger: Logger;
   observer?: StepObserver;
-  sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
   /** Records kept for the next step of the same order (0: always read from the store). */
   recentRecords?: number;
@@ -47,27 +48,35 @@ export interface StepResult {
   outcome: 'completed';
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** The BullMQ processor of every step queue of a node. */
 export function createStepProcessor(deps: StepProcessorDeps) {
-  const { orders, nodeId, observer = {} } = deps;
-  const sleep = deps.sleep ?? defaultSleep;
+  const { orders, nodeId, handlers, observer = {} } = deps;
   const now = deps.now ?? (() => new Date());
   const recent = createRecentRecords(deps.recentRecords ?? 1000);
 
-  return async function processStep(job: Job<StepJobData>, token?: string): Promise<StepResult> {
+  // Three parameters, so that BullMQ gives each job an AbortSignal (it checks the processor's length).
+  return async function processStep(
+    job: Job<StepJobData>,
+    token?: string,
+    jobSignal?: AbortSignal,
+  ): Promise<StepResult> {
+    // One signal per run of the job, across the re-read below: a handler stops when it aborts.
+    const stop = new AbortController();
+    const unfollow = follow(jobSignal, stop, job.id!);
     try {
-      return await runStep(job, token, true);
+      return await runStep(job, token, stop, true);
     } catch (error) {
-      if (error instanceof StaleRecordError) return runStep(job, token, false);
+      if (error instanceof StaleRecordError) return runStep(job, token, stop, false);
       throw error;
+    } finally {
+      unfollow();
     }
   };
 
   async function runStep(
     job: Job<StepJobData>,
     token: string | undefined,
+    stop: AbortController,
     useCache: boolean,
   ): Promise<StepResult> {
     const { order_id, step } = job.data;
@@ -92,7 +101,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       token,
       step,
       log,
-      lockLost: (lost) => observer.lockLost?.(lost),
+      lockLost: (lost, error) => {
+        observer.lockLost?.(lost);
+        stop.abort(error);
+      },
       recent,
       resendDelaysMs: deps.resendDelaysMs ?? [100, 500, 2000],
       start: current,
@@ -106,8 +118,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       log,
       observer,
       now,
-      sleep,
-      compensationMs: deps.compensationMs,
+      handlers,
+      signal: stop.signal,
       maxRollbackCrashes: deps.maxRollbackCrashes ?? deps.maxStepCrashes,
     };
 
@@ -133,8 +145,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       if (plan.kind === 'resume-rollback') return await resumeRollback(rollback, current);
       return await runPlanned(current);
     } catch (error) {
-      const decided = [UnrecoverableError, LockLostError, StaleRecordError].some((e) => error instanceof e);
-      if (!decided) {
+      if (error instanceof LockLostError && error.outcome === 'renewal-failed') {
+        // A refused write logs itself (run-writer); this run stopped before it wrote anything more.
+        log.warn({ event: 'lock-lost', outcome: error.outcome }, 'lock not renewed: run abandoned');
+      } else if (!endsRun(error)) {
         // An infrastructure error: BullMQ retries with backoff. The run's attempt (of the step, or
         // of the undo it had open) ends as `error`, so that the retry counts no lost node for it.
         log.warn({ event: 'step-error', err: error });
@@ -167,9 +181,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       current = await write(current, startStep(current.order, step, nodeId, now()));
       observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
       log.info({ event: 'step-started' });
-      await sleep(deps.stepMs);
-      const failure = deps.failureOf(current.order, step);
-      if (failure) return failAndRollBack(current, failure, startedAt);
+      const ctx = contextOf('run', current.order, step, { nodeId, log, signal: stop.signal });
+      const failure = await invoke(() => handlers[step].run(ctx), stop.signal);
+      if (failure !== null) return failAndRollBack(current, failure, startedAt);
       current = await write(current, completeStep(current.order, step, nodeId, now()));
       observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
       log.info({ event: 'step-completed' });

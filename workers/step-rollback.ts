@@ -1,5 +1,6 @@
 // The saga's rollback of a failed step: undo the completed steps in reverse order, each as a fenced
-// record change, resume the undo of a run that died, and give up once too many runs were lost.
+// record change around its handler's `compensate`, resume the undo of a run that died, and give up
+// once too many runs were lost or an undo is refused for good.
 import { UnrecoverableError } from 'bullmq';
 import type { StepName } from '../shared/domain/order.js';
 import {
@@ -14,6 +15,8 @@ import type { Logger } from '../shared/logger.js';
 import type { VersionedOrder } from '../shared/order-store.js';
 import type { RunWriter } from './run-writer.js';
 import type { StepObserver } from './step-processor.js';
+import type { StepHandlers } from './steps/contract.js';
+import { contextOf, invoke } from './steps/invoke.js';
 
 export interface RollbackRun {
   step: StepName;
@@ -22,8 +25,10 @@ export interface RollbackRun {
   log: Logger;
   observer: StepObserver;
   now: () => Date;
-  sleep: (ms: number) => Promise<void>;
-  compensationMs: number;
+  /** Whose `compensate` undoes each step. */
+  handlers: StepHandlers;
+  /** Aborted once the run may no longer write (its lock or claim is gone): passed to each undo. */
+  signal: AbortSignal;
   /** Runs of the rollback lost to dead nodes before it is given up. */
   maxRollbackCrashes: number;
 }
@@ -33,7 +38,11 @@ export async function rollBack(run: RollbackRun, current: VersionedOrder): Promi
   for (const undo of pendingCompensations(current.order)) {
     current = await run.write(current, startCompensation(current.order, undo, run.nodeId, run.now()));
     run.log.info({ event: 'compensation-started', compensated_step: undo });
-    await run.sleep(run.compensationMs);
+    const ctx = contextOf('compensate', current.order, undo, run);
+    const refused = await invoke(() => run.handlers[undo].compensate(ctx), run.signal);
+    // Retrying an undo that is refused for good would loop (BullMQ's attempts, then every reconciler
+    // pass): the order ends failed instead, what is still in effect named for an operator.
+    if (refused !== null) return giveUp(run, current, `undo of ${undo} refused: ${refused}`);
     current = await run.write(current, completeCompensation(current.order, undo, run.now()));
   }
   current = await run.write(current, finishRollback(current.order, run.now()));
@@ -45,8 +54,7 @@ export async function rollBack(run: RollbackRun, current: VersionedOrder): Promi
 /**
  * Resumes the rollback an earlier run left (its node died or lost the lock), unless the rollback
  * lost its node `maxRollbackCrashes` times already: an undo that keeps killing its node would
- * otherwise be resumed forever, leaving the order `rolling_back`. Then the order ends `failed`
- * with `rollback_failure` naming the undo it stopped at and the steps left in effect.
+ * otherwise be resumed forever, leaving the order `rolling_back`.
  */
 export async function resumeRollback(run: RollbackRun, current: VersionedOrder): Promise<never> {
   const lost = lostRollbackRuns(current.order);
@@ -55,7 +63,11 @@ export async function resumeRollback(run: RollbackRun, current: VersionedOrder):
     run.log.info({ event: 'rollback-resumed', lost_runs: lost });
     return rollBack(run, current);
   }
-  const reason = `rollback lost its node ${lost} times (limit ${limit})`;
+  return giveUp(run, current, `rollback lost its node ${lost} times (limit ${limit})`);
+}
+
+/** Ends the order `failed` with `rollback_failure` naming the undo it stopped at and the steps left in effect. */
+async function giveUp(run: RollbackRun, current: VersionedOrder, reason: string): Promise<never> {
   const given = (await run.write(current, abandonRollback(current.order, run.now(), reason))).order;
   const left = given.rollback_failure!.not_compensated;
   run.observer.orderFinished?.(given);

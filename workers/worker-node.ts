@@ -2,7 +2,6 @@
 import { hostname } from 'node:os';
 import type { Job } from 'bullmq';
 import type { Config } from '../shared/config.js';
-import { createFailurePolicy } from '../shared/domain/failure-policy.js';
 import { createKeyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { createNodeRegistry, type NodeStats } from '../shared/node-registry.js';
@@ -13,7 +12,15 @@ import { type Store, withTimeout } from '../shared/store.js';
 import { GatedWorker } from './gated-worker.js';
 import { NodeGate } from './node-gate.js';
 import { createReconciler } from './reconciler.js';
-import { createStepProcessor, LockLostError, type StepObserver } from './step-processor.js';
+import {
+  createStepProcessor,
+  LOCK_RENEWAL_FAILED,
+  LockLostError,
+  type StepObserver,
+} from './step-processor.js';
+import type { StepHandlers } from './steps/contract.js';
+import { simulatedHandlers } from './steps/simulated.js';
+import { createTakeover, newInstance } from './takeover.js';
 
 export type WorkerNodeConfig = Pick<
   Config,
@@ -24,7 +31,6 @@ export type WorkerNodeConfig = Pick<
   | 'STEP_MS'
   | 'STEP_FAILURE_RATE'
   | 'FAILURE_SEED'
-  | 'FAILURE_DIRECTIVES'
   | 'COMPENSATION_MS'
   | 'WORKER_CONCURRENCY'
   | 'LOCK_MS'
@@ -33,6 +39,9 @@ export type WorkerNodeConfig = Pick<
   | 'ORDER_TTL_S'
   | 'HEARTBEAT_MS'
   | 'STORE_WATCHDOG_MS'
+  | 'TAKEOVER'
+  | 'LIVENESS_MS'
+  | 'DEATH_TIMEOUT_MS'
 >;
 
 export interface WorkerNodeDeps {
@@ -40,12 +49,18 @@ export interface WorkerNodeDeps {
   store: Store;
   logger: Logger;
   observer?: StepObserver;
+  /** The work of each step and its undo (workers/steps/); default: the simulated steps of `config`. */
+  handlers?: StepHandlers;
   /** Reported in the registry. */
   version?: string;
   /** Called once when an operator asks this node to drain (POST /nodes/:id/drain). */
   onDrainRequested?: () => void;
   /** Called after every heartbeat that reached the store, with what it published. */
   onHeartbeat?: (stats: NodeStats) => Promise<void> | void;
+  /** This run of the node (`newInstance(NODE_ID)`); its lock tokens start with it. */
+  instance?: string;
+  /** The name of `store`'s connections, which CLIENT LIST shows while the process lives. */
+  connectionName?: string;
 }
 
 /** Counters of what this node did since it started. */
@@ -72,17 +87,12 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       observer.lockLost?.(step);
     },
   };
+  const handlers = deps.handlers ?? simulatedHandlers(config);
   const processor = createStepProcessor({
     orders: createOrderStore(store, keyspace, config.ORDER_TTL_S),
     nodeId: config.NODE_ID,
-    stepMs: config.STEP_MS,
-    compensationMs: config.COMPENSATION_MS,
+    handlers,
     maxStepCrashes: config.MAX_STEP_CRASHES,
-    failureOf: createFailurePolicy({
-      rate: config.STEP_FAILURE_RATE,
-      seed: config.FAILURE_SEED,
-      directives: config.FAILURE_DIRECTIVES,
-    }),
     logger: log,
     observer: stepObserver,
   });
@@ -91,7 +101,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     store,
     keyspace,
     nodeId: config.NODE_ID,
-    compensationMs: config.COMPENSATION_MS,
+    handlers,
     orderTtlS: config.ORDER_TTL_S,
     maxRollbackCrashes: config.MAX_STEP_CRASHES,
     logger: log,
@@ -101,6 +111,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     claimMs: config.LOCK_MS + config.COMPENSATION_MS,
   });
 
+  const instance = deps.instance ?? newInstance(config.NODE_ID);
   const workers = keyspace.all().map((keys) => {
     const worker = new GatedWorker<StepJobData>(
       keys.queueName,
@@ -117,6 +128,8 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
         name: config.NODE_ID,
       },
       gate,
+      // Every lock this Worker takes names this run of the node (see takeover-store.ts).
+      `${instance}/s${keys.shard}`,
     );
     worker.on('completed', () => counters.processed++);
     worker.on('failed', (job: Job<StepJobData> | undefined, error: Error) => {
@@ -131,16 +144,32 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       observer.stalledRecovered?.();
       log.warn({ event: 'step-stalled', shard: keys.shard, job_id: jobId, ...parseStepJobId(jobId) });
     });
-    worker.on('lockRenewalFailed', (jobIds: string[]) =>
+    worker.on('lockRenewalFailed', (jobIds: string[]) => {
       log.warn({
         event: 'lock-renewal-failed',
         shard: keys.shard,
         order_ids: jobIds.map((id) => parseStepJobId(id)?.order_id ?? id),
-      }),
-    );
+      });
+      // Another run may own these steps now: their handlers are told to stop (the run's signal).
+      for (const jobId of jobIds) worker.cancelJob(jobId, LOCK_RENEWAL_FAILED);
+    });
     worker.on('error', (error: Error) => log.error({ event: 'worker-error', shard: keys.shard, err: error }));
     return worker;
   });
+
+  // With TAKEOVER=lock, a dead node's steps wait for their locks to expire, and nothing beats.
+  const takeover =
+    config.TAKEOVER === 'registry'
+      ? createTakeover({
+          config,
+          store,
+          keyspace,
+          instance,
+          connectionName: deps.connectionName ?? '',
+          workers,
+          log,
+        })
+      : undefined;
 
   let closing: Promise<void> | undefined;
   let storeOkSince = Date.now();
@@ -222,8 +251,10 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       }
       void beat();
       heartbeat = setInterval(() => void beat(), config.HEARTBEAT_MS);
+      takeover?.start();
       reconciler.start();
-      log.info({ event: 'node-started', shards: config.SHARDS, concurrency: config.WORKER_CONCURRENCY });
+      const { SHARDS: shards, WORKER_CONCURRENCY: concurrency, TAKEOVER: takeoverMode } = config;
+      log.info({ event: 'node-started', shards, concurrency, instance, takeover: takeoverMode });
     },
 
     /**
@@ -240,6 +271,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
           if (result.status === 'rejected') log.error({ event: 'worker-close', err: result.reason });
         }
         clearInterval(heartbeat);
+        await takeover?.stop();
         await withTimeout(registry.deregister(config.NODE_ID), 2000, 'deregister').catch((error) =>
           log.warn({ event: 'deregister-failed', err: error }),
         );

@@ -1,17 +1,15 @@
 // Decides whether a step's simulated business logic fails: seeded for reproducible runs and tests.
 import { fnv1a } from '../sharding.js';
-import type { OrderRecord, StepName } from './order.js';
+import type { StepName } from './order.js';
 
 export interface FailurePolicyOptions {
   rate: number;
   /** With a seed the draw is a pure function of (seed, order id, step); without, Math.random. */
   seed?: string;
-  /** Tests only: a user_id containing `#fail=<step>` fails that step whatever the draw. */
-  directives?: boolean;
 }
 
-/** Returns the failure reason of a step of an order, or null when it succeeds. */
-export type FailurePolicy = (order: OrderRecord, step: StepName) => string | null;
+/** Returns the failure reason of a step of an order, or null when it succeeds. Reads the order's id only. */
+export type FailurePolicy = (order: { readonly order_id: string }, step: StepName) => string | null;
 
 /** A uniform number in [0, 1) from a 32-bit seed (one round of mulberry32). */
 export function unitFromSeed(seed: number): number {
@@ -21,17 +19,12 @@ export function unitFromSeed(seed: number): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-/** The failure draw of the simulated steps. */
-export function createFailurePolicy({ rate, seed, directives = false }: FailurePolicyOptions): FailurePolicy {
+/** The failure draw of the simulated steps (workers/steps/simulated.ts). */
+export function createFailurePolicy({ rate, seed }: FailurePolicyOptions): FailurePolicy {
   const draw =
     seed === undefined
       ? () => Math.random()
-      : (order: OrderRecord, step: StepName) => unitFromSeed(fnv1a(`${seed}|${order.order_id}|${step}`));
-  return function failureOf(order, step) {
-    if (directives) {
-      const directive = /#fail=([a-z-]+)/.exec(order.user_id)?.[1];
-      if (directive !== undefined) return directive === step ? `${step} failed (directive)` : null;
-    }
-    return draw(order, step) < rate ? `${step} failed (simulated, rate ${rate})` : null;
-  };
+      : (orderId: string, step: StepName) => unitFromSeed(fnv1a(`${seed}|${orderId}|${step}`));
+  return (order, step) =>
+    draw(order.order_id, step) < rate ? `${step} failed (simulated, rate ${rate})` : null;
 }

@@ -7,7 +7,9 @@ import path from 'node:path';
 import { type ServerType, serve } from '@hono/node-server';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { simulatedHandlers } from '../../workers/steps/simulated.js';
 import { startMeteredNode } from '../support/metered-node.js';
+import { failingAt } from '../support/step-handlers.js';
 import { createTestSystem, type TestSystem } from '../support/system.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -35,14 +37,17 @@ function watch(page: Page): Page {
 describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM})`, () => {
   beforeAll(async () => {
     system = createTestSystem({ ADMIN_TOKEN: TOKEN, HEARTBEAT_MS: '500', STEP_MS: '40' });
-    startMeteredNode(system, 'browser-node');
+    // The orders of the browser-bad users fail at processing.
+    const failAt = (order: { user_id: string }) =>
+      order.user_id.startsWith('browser-bad-') ? 'processing' : null;
+    startMeteredNode(system, 'browser-node', {}, failingAt(failAt, simulatedHandlers(system.config)));
     server = serve({ fetch: system.app.fetch, hostname: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => server.once('listening', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const placed = await Promise.all([
       ...Array.from({ length: 8 }, (_, i) => system.place({ user_id: `browser-ok-${i}` })),
-      ...Array.from({ length: 2 }, (_, i) => system.place({ user_id: `browser-bad-${i}#fail=processing` })),
+      ...Array.from({ length: 2 }, (_, i) => system.place({ user_id: `browser-bad-${i}` })),
     ]);
     const orders = await Promise.all(placed.map((p) => system.waitForTerminal(p.body.order_id)));
     // The pages below count these: 8 completed and 2 failed, whatever runs first.

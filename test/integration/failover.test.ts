@@ -15,6 +15,7 @@ import {
   spawnService,
   uniqueNamespace,
 } from '../support/processes.js';
+import { seededFailure } from '../support/step-handlers.js';
 import { waitFor } from '../support/system.js';
 
 let cluster: LocalCluster;
@@ -22,8 +23,13 @@ const clusterRoot = path.join(DEFAULT_DATA_ROOT, `failover-${process.pid}`);
 const services: ServiceProcess[] = [];
 let api = '';
 const namespace = uniqueNamespace('fo');
-/** Users whose orders fail at processing (FAILURE_DIRECTIVES), so rollbacks run through the failover too. */
-const FAILING = '#fail=processing';
+/**
+ * Seeded failures, so rollbacks run through the failover too, and which orders fail, at which step,
+ * is known from each order's id alone (the simulated draw with a seed, workers/steps/simulated.ts).
+ */
+const RATE = 0.05;
+const SEED = 'failover';
+const failedStepOf = seededFailure(SEED, RATE);
 
 beforeAll(async () => {
   // A cluster of its own: killing a master must not disturb the other test files.
@@ -42,9 +48,9 @@ beforeAll(async () => {
     LOCK_MS: '6000',
     STALLED_INTERVAL_MS: '3000',
     HEARTBEAT_MS: '300',
-    // Outcomes known in advance: no random failures; a user with FAILING in its id fails at processing.
-    STEP_FAILURE_RATE: '0',
-    FAILURE_DIRECTIVES: '1',
+    // Outcomes known in advance: a function of the seed and the order id.
+    STEP_FAILURE_RATE: String(RATE),
+    FAILURE_SEED: SEED,
   };
   const workers = ['node-1', 'node-2'].map((id) =>
     spawnService(id, 'workers/main.ts', { ...env, NODE_ID: id }),
@@ -119,7 +125,7 @@ describe('when a master is killed under load', () => {
     const clients = Array.from({ length: 8 }, async (_, c) => {
       for (let i = 0; Date.now() < loadEnd; i++) {
         const next = Date.now() + 200;
-        const user = `fo-user-${c}-${i % 7}${i % 7 === 6 ? FAILING : ''}`;
+        const user = `fo-user-${c}-${i % 7}`;
         outcomes.push(await placeWithRetry(user, `fo-${c}-${i}`, Date.now() + 30_000));
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
       }
@@ -151,9 +157,13 @@ describe('when a master is killed under load', () => {
     for (const order of finished) {
       expectCleanHistory(order!);
       // Every outcome was decided in advance: the store failing over changes none of them.
-      if (order!.user_id.includes(FAILING)) {
+      const step = failedStepOf(order!.order_id);
+      if (step) {
         expect(order!.status, order!.order_id).toBe('failed');
-        expect(order!.failure?.reason, order!.order_id).toBe('processing failed (directive)');
+        expect(order!.failure, order!.order_id).toEqual({
+          step,
+          reason: `${step} failed (simulated, rate ${RATE})`,
+        });
       } else {
         expect(order!.status, order!.order_id).toBe('completed');
       }

@@ -1,11 +1,11 @@
 // Fencing on the real cluster: a run whose BullMQ lock was taken away cannot write the order record.
 import { type Job, UnrecoverableError } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createFailurePolicy } from '../../shared/domain/failure-policy.js';
 import { createLogger } from '../../shared/logger.js';
 import type { StepJobData } from '../../shared/order-flow.js';
 import { stepJobId } from '../../shared/order-id.js';
 import { createStepProcessor, LockLostError } from '../../workers/step-processor.js';
+import { failingAt, plannedReason, scriptedHandlers } from '../support/step-handlers.js';
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
@@ -25,12 +25,9 @@ function processorWith(duringStep: () => Promise<void>) {
   return createStepProcessor({
     orders: system.orders,
     nodeId: 'stale-node',
-    stepMs: 0,
-    compensationMs: 0,
+    handlers: scriptedHandlers({ run: duringStep }),
     maxStepCrashes: 2,
-    failureOf: createFailurePolicy({ rate: 0 }),
     logger: createLogger({ LOG_LEVEL: 'silent', LOG_PRETTY: false }),
-    sleep: duringStep,
   });
 }
 
@@ -120,7 +117,7 @@ describe('when a landed write is sent again because its reply was lost (issue 12
 
 describe('when every run rolling back an order loses its lock in the middle of an undo (issue 12)', () => {
   it('gives the rollback up after MAX_STEP_CRASHES lost runs, the record saying what was left undone', async () => {
-    const placed = await system.place({ user_id: 'doomed-rollback#fail=processing' });
+    const placed = await system.place({ user_id: 'doomed-rollback' });
     const orderId = placed.body.order_id as string;
     const keys = system.keyspace.shard(placed.body.shard);
     const worker = system.handWorker(placed.body.shard);
@@ -128,12 +125,9 @@ describe('when every run rolling back an order loses its lock in the middle of a
     const process = createStepProcessor({
       orders: system.orders,
       nodeId: 'hand-node',
-      stepMs: 0,
-      compensationMs: 1,
+      handlers: failingAt(() => 'processing', scriptedHandlers({ compensate: () => onUndo() })),
       maxStepCrashes: 2,
-      failureOf: createFailurePolicy({ rate: 0, directives: true }),
       logger: createLogger({ LOG_LEVEL: 'silent', LOG_PRETTY: false }),
-      sleep: async (ms) => (ms === 1 ? onUndo() : undefined),
     });
     for (const step of ['scheduling', 'pre-processing'] as const) {
       const job = (await worker.getNextJob(`token-${step}`)) as Job<StepJobData>;
@@ -150,7 +144,7 @@ describe('when every run rolling back an order loses its lock in the middle of a
     const reason = 'rollback lost its node 2 times (limit 2)';
     await expect(process(job, 'run-3')).rejects.toThrow(
       new UnrecoverableError(
-        `processing failed (directive); ${reason}: pre-processing, scheduling not compensated`,
+        `${plannedReason('processing')}; ${reason}: pre-processing, scheduling not compensated`,
       ),
     );
 

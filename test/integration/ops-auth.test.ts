@@ -34,7 +34,9 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 async function call(app: typeof system.app, method: string, path: string, authorization?: string) {
-  const headers: Record<string, string> = authorization ? { authorization, 'x-requested-with': 'ops-auth-test' } : {};
+  const headers: Record<string, string> = authorization
+    ? { authorization, 'x-requested-with': 'ops-auth-test' }
+    : {};
   return app.request(path, { method, headers });
 }
 

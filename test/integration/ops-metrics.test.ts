@@ -1,8 +1,10 @@
 // /metrics, /stats, /shards and the docs after orders flowed through an in-process metered node.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../../shared/sharding.js';
+import { simulatedHandlers } from '../../workers/steps/simulated.js';
 import { startMeteredNode } from '../support/metered-node.js';
 import { type MetricFamily, parsePrometheus, sumOf } from '../support/prometheus.js';
+import { failingAt } from '../support/step-handlers.js';
 import { createTestSystem, waitFor } from '../support/system.js';
 
 const TOKEN = 'ops-metrics-test-token';
@@ -18,10 +20,13 @@ async function scrape(): Promise<Map<string, MetricFamily>> {
 }
 
 beforeAll(async () => {
-  startMeteredNode(system, NODE);
+  // The orders of the metrics-bad users fail at processing.
+  const failAt = (order: { user_id: string }) =>
+    order.user_id.startsWith('metrics-bad-') ? 'processing' : null;
+  startMeteredNode(system, NODE, {}, failingAt(failAt, simulatedHandlers(system.config)));
   const placements = [
     ...[1, 2, 3, 4].map((i) => system.place({ user_id: `metrics-ok-${i}` })),
-    ...[1, 2].map((i) => system.place({ user_id: `metrics-bad-${i}#fail=processing` })),
+    ...[1, 2].map((i) => system.place({ user_id: `metrics-bad-${i}` })),
   ];
   const placed = await Promise.all(placements);
   // An idempotent replay is the same order: it must not count as a placement.

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { type Job, Queue } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createFailurePolicy } from '../../shared/domain/failure-policy.js';
 import type { OrderRecord, StepName } from '../../shared/domain/order.js';
 import { createLogger } from '../../shared/logger.js';
 import type { StepJobData } from '../../shared/order-flow.js';
@@ -15,6 +14,7 @@ import { createNodeTelemetry } from '../../workers/node-metrics.js';
 import { createReconciler, type ReconcileOutcome, type ReconcilerDeps } from '../../workers/reconciler.js';
 import { createStepProcessor } from '../../workers/step-processor.js';
 import { createWorkerNode } from '../../workers/worker-node.js';
+import { failingAt, plannedReason, scriptedHandlers, timedHandlers } from '../support/step-handlers.js';
 import { createTestSystem, waitFor } from '../support/system.js';
 
 const COMPENSATION_MS = 10;
@@ -45,7 +45,7 @@ function reconciler(nodeId: string, deps: Partial<ReconcilerDeps> = {}) {
     store,
     keyspace: system.keyspace,
     nodeId,
-    compensationMs: COMPENSATION_MS,
+    handlers: timedHandlers(0, COMPENSATION_MS),
     orderTtlS: system.config.ORDER_TTL_S,
     maxRollbackCrashes: 2,
     logger: silent,
@@ -58,8 +58,11 @@ function reconciler(nodeId: string, deps: Partial<ReconcilerDeps> = {}) {
   return made;
 }
 
-/** Runs the steps of one shard's queue by hand with the real step processor, as a node would. */
-function handDriver(shard: number) {
+/**
+ * Runs the steps of one shard's queue by hand with the real step processor, as a node would; every
+ * order of it fails at `failAt`, if given.
+ */
+function handDriver(shard: number, failAt?: StepName) {
   const worker = system.handWorker(shard);
   const keys = system.keyspace.shard(shard);
   const queue = new Queue<StepJobData>(keys.queueName, {
@@ -67,20 +70,21 @@ function handDriver(shard: number) {
     prefix: keys.queuePrefix,
   });
   cleanups.push(() => queue.close());
-  // Which sleeps of the processor meet a store that is down: the step's (STEP_MS 0) or the undos'.
+  // Which handler calls meet a store that is down: the step's or the undos'.
   let storeDown: 'step' | 'undo' | null = null;
+  const down = (during: 'step' | 'undo') => {
+    if (storeDown === during) throw new Error('CLUSTERDOWN The cluster is down');
+  };
   const processor = createStepProcessor({
     orders: system.orders,
     nodeId: 'hand-node',
-    stepMs: 0,
-    compensationMs: COMPENSATION_MS,
+    handlers: failingAt(
+      () => failAt,
+      scriptedHandlers({ run: () => down('step'), compensate: () => down('undo') }),
+    ),
     maxStepCrashes: 2,
-    failureOf: createFailurePolicy({ rate: 0, directives: true }),
     logger: silent,
     recentRecords: 0,
-    sleep: async (ms) => {
-      if (storeDown === (ms === 0 ? 'step' : 'undo')) throw new Error('CLUSTERDOWN The cluster is down');
-    },
   });
 
   /** Takes job `jobId` into active under a new token; a job in backoff is promoted, not waited for. */
@@ -250,10 +254,12 @@ describe('when a job of the order is live', () => {
     const orderId = await stuckOrder(hand, userOn(3, 'raced'));
     let compensating: Awaited<ReturnType<typeof read>> | undefined;
     const racing = reconciler('reconciler-race', {
-      sleep: async () => {
-        compensating = await read(orderId);
-        await (await hand.queue.getJob(stepJobId(orderId, 'processing')))!.retry('failed');
-      },
+      handlers: scriptedHandlers({
+        async compensate() {
+          compensating = await read(orderId);
+          await (await hand.queue.getJob(stepJobId(orderId, 'processing')))!.retry('failed');
+        },
+      }),
     });
     expect(await racing.reconcile(orderId)).toBe('live');
     expect(compensating!.order.rollback.map((r) => [r.step, r.completed_at])).toEqual([
@@ -276,8 +282,8 @@ describe('when a job of the order is live', () => {
 
 describe('when a rollback gives up after its attempts on infrastructure errors', () => {
   it('resumes the open undo and ends the order failed with the reason the step failed for', async () => {
-    const hand = handDriver(6);
-    const placed = await system.place({ user_id: userOn(6, 'undo-down#fail=processing') });
+    const hand = handDriver(6, 'processing');
+    const placed = await system.place({ user_id: userOn(6, 'undo-down') });
     const orderId: string = placed.body.order_id;
     await hand.complete(orderId, 'scheduling');
     await hand.complete(orderId, 'pre-processing');
@@ -290,7 +296,7 @@ describe('when a rollback gives up after its attempts on infrastructure errors',
     expect(await reconciler('reconciler-undo').reconcile(orderId)).toBe('finished');
     const { order } = await read(orderId);
     expect(order.status).toBe('failed');
-    expect(order.failure).toEqual({ step: 'processing', reason: 'processing failed (directive)' });
+    expect(order.failure).toEqual({ step: 'processing', reason: plannedReason('processing') });
     expect(order.rollback.map((r) => [r.step, r.node_id])).toEqual([
       ['pre-processing', 'reconciler-undo'],
       ['scheduling', 'reconciler-undo'],
@@ -311,11 +317,13 @@ describe('when two nodes find the same stuck order', () => {
     const nodes = ['reconciler-1', 'reconciler-2'].map((nodeId, i) =>
       reconciler(nodeId, {
         observer: { orderFinished: () => void finished.push(nodeId) },
-        sleep: async () => {
-          compensations.push(nodeId);
-          // While this one undoes its first step, the other node's pass comes by.
-          if (compensations.length === 1) during.push(await nodes[1 - i]!.reconcile(orderId));
-        },
+        handlers: scriptedHandlers({
+          async compensate() {
+            compensations.push(nodeId);
+            // While this one undoes its first step, the other node's pass comes by.
+            if (compensations.length === 1) during.push(await nodes[1 - i]!.reconcile(orderId));
+          },
+        }),
       }),
     );
     const outcomes = await Promise.all(nodes.map((n) => n.reconcile(orderId)));

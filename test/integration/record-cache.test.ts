@@ -2,12 +2,12 @@
 // and a stale copy (the record moved on elsewhere) costs a read, never a wrong decision or a lost run.
 import type { Job, Worker } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createFailurePolicy } from '../../shared/domain/failure-policy.js';
 import { createLogger } from '../../shared/logger.js';
 import type { StepJobData } from '../../shared/order-flow.js';
 import { stepJobId } from '../../shared/order-id.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { createStepProcessor } from '../../workers/step-processor.js';
+import { scriptedHandlers } from '../support/step-handlers.js';
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
@@ -30,10 +30,8 @@ function processorOn(nodeId: string, orders: OrderStore) {
   return createStepProcessor({
     orders,
     nodeId,
-    stepMs: 0,
-    compensationMs: 0,
+    handlers: scriptedHandlers(),
     maxStepCrashes: 2,
-    failureOf: createFailurePolicy({ rate: 0 }),
     logger: createLogger({ LOG_LEVEL: 'silent', LOG_PRETTY: false }),
   });
 }

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type OrderRecord, STEPS } from '../../shared/domain/order.js';
 import { createNodeRegistry } from '../../shared/node-registry.js';
+import { TEST_FAILURES_VAR } from '../../workers/steps/test-failures.js';
 import { expectCleanHistory } from '../support/history.js';
 import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
@@ -34,7 +35,9 @@ function startNode(nodeId: string, env: Record<string, string> = {}) {
       LOCK_MS: String(LOCK_MS),
       STALLED_INTERVAL_MS: String(STALLED_INTERVAL_MS),
       HEARTBEAT_MS: String(HEARTBEAT_MS),
-      FAILURE_DIRECTIVES: '1',
+      // The rollback order fails at post-processing: a plan for the real worker main, tests only.
+      NODE_ENV: 'test',
+      [TEST_FAILURES_VAR]: JSON.stringify({ 'crash-rollback': 'post-processing' }),
       ...env,
     },
     services,
@@ -54,7 +57,7 @@ describe('when a node is SIGKILLed in the middle of each step and of a rollback'
 
     // Placed so that at one instant order k is inside step k and the rollback order is undoing a step.
     const t0 = Date.now();
-    const rollback = (await system.place({ user_id: 'crash-rollback#fail=post-processing' })).body.order_id;
+    const rollback = (await system.place({ user_id: 'crash-rollback' })).body.order_id;
     const killAt = t0 + 4 * STEP_MS + 1.5 * STEP_MS;
     const ids: string[] = [];
     for (const k of [3, 2, 1, 0]) {
@@ -149,7 +152,7 @@ describe('when the nodes running one step keep dying', () => {
           const step = (await read(id)).steps[1]!;
           return step.attempts.at(-1)?.node_id === nodeId && step.status === 'running' ? true : undefined;
         },
-        // start-up, then scheduling on node-c; start-up and the dead node's lock expiry on node-d
+        // start-up, then scheduling on node-c; start-up and the dead node's takeover on node-d
         40_000,
         `pre-processing running on ${nodeId}`,
       );

@@ -23,6 +23,9 @@ function startNode(nodeId: string) {
     LOCK_MS: '6000',
     STALLED_INTERVAL_MS: '3000',
     HEARTBEAT_MS: '300',
+    // The lock path alone: the backstop for a death the registry does not see (a partition, the
+    // registry unreachable) must keep working. Takeover by the registry: takeover.test.ts.
+    TAKEOVER: 'lock',
   };
   return spawnWorker(nodeId, system.config, env, services);
 }

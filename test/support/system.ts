@@ -19,7 +19,10 @@ import { createStore, type Store } from '../../shared/store.js';
 import { createWorkerNode, type WorkerNode, type WorkerNodeDeps } from '../../workers/worker-node.js';
 import { redisNodes } from './cluster.js';
 
-/** A config for tests: fast steps, no random failures, its own namespace, silent logs. */
+/**
+ * A config for tests: fast steps, no random failures, its own namespace, silent logs. A test that
+ * needs a step to fail plugs in handlers: `startNode(overrides, { handlers })` (step-handlers.ts).
+ */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     REDIS_NODES: redisNodes(),
@@ -27,14 +30,18 @@ export function testConfig(env: Record<string, string> = {}): Config {
     STEP_MS: '30',
     COMPENSATION_MS: '10',
     STEP_FAILURE_RATE: '0',
-    FAILURE_DIRECTIVES: '1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
 }
 
-/** Optional hooks of a test's worker node (metrics, drain handling), as workers/main.ts wires them. */
-export type NodeHooks = Partial<Pick<WorkerNodeDeps, 'observer' | 'onHeartbeat' | 'onDrainRequested'>>;
+/**
+ * Optional hooks of a test's worker node: metrics and drain handling, as workers/main.ts wires them,
+ * and the step handlers (default: the simulated steps of the node's config).
+ */
+export type NodeHooks = Partial<
+  Pick<WorkerNodeDeps, 'observer' | 'onHeartbeat' | 'onDrainRequested' | 'handlers'>
+>;
 
 export interface TestSystem {
   config: Config;

@@ -1,6 +1,6 @@
 // loadConfig: defaults, overrides, empty-as-unset, flags, and errors that name every bad variable.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Env, loadConfig } from '../../shared/config.js';
+import { ConfigError, configSchema, type Env, loadConfig } from '../../shared/config.js';
 
 /** The ConfigError that loadConfig throws for `env`; fails the test when it does not throw one. */
 function configErrorOf(env: Env): ConfigError {
@@ -33,7 +33,6 @@ describe('when the environment sets nothing', () => {
       WORKER_CONCURRENCY: 50,
       WORKERS: 2,
       LOG_LEVEL: 'info',
-      FAILURE_DIRECTIVES: false,
       BOARD_ACTIONS: false,
       LOG_PRETTY: false,
     });
@@ -44,6 +43,11 @@ describe('when the environment sets nothing', () => {
   it('names the node after the host and the process', () => {
     expect(config.NODE_ID.length).toBeGreaterThan(0);
     expect(config.NODE_ID).toContain(String(process.pid));
+  });
+
+  it('has no test switch: the failures of tests are their own step handlers', () => {
+    expect(Object.keys(configSchema.shape)).not.toContain('FAILURE_DIRECTIVES');
+    expect(loadConfig({ FAILURE_DIRECTIVES: '1' })).not.toHaveProperty('FAILURE_DIRECTIVES');
   });
 });
 
@@ -101,7 +105,6 @@ describe('when a variable is set to the empty string', () => {
       NODE_ID: '',
       FAILURE_SEED: '',
       LOG_LEVEL: '',
-      FAILURE_DIRECTIVES: '',
     });
     expect(config.REDIS_NODES).toHaveLength(3);
     expect(config.SHARDS).toBe(12);
@@ -109,23 +112,18 @@ describe('when a variable is set to the empty string', () => {
     expect(config.NODE_ID).toContain(String(process.pid));
     expect(config.FAILURE_SEED).toBeUndefined();
     expect(config.LOG_LEVEL).toBe('info');
-    expect(config.FAILURE_DIRECTIVES).toBe(false);
   });
 });
 
 describe('when a boolean flag is set', () => {
   it.each(['1', 'true', 'yes', 'on'])('reads %j as true', (value) => {
-    const config = loadConfig({ FAILURE_DIRECTIVES: value, BOARD_ACTIONS: value, LOG_PRETTY: value });
-    expect([config.FAILURE_DIRECTIVES, config.BOARD_ACTIONS, config.LOG_PRETTY]).toEqual([true, true, true]);
+    const config = loadConfig({ BOARD_ACTIONS: value, LOG_PRETTY: value });
+    expect([config.BOARD_ACTIONS, config.LOG_PRETTY]).toEqual([true, true]);
   });
 
   it.each(['0', 'false', 'no', 'off'])('reads %j as false', (value) => {
-    const config = loadConfig({ FAILURE_DIRECTIVES: value, BOARD_ACTIONS: value, LOG_PRETTY: value });
-    expect([config.FAILURE_DIRECTIVES, config.BOARD_ACTIONS, config.LOG_PRETTY]).toEqual([
-      false,
-      false,
-      false,
-    ]);
+    const config = loadConfig({ BOARD_ACTIONS: value, LOG_PRETTY: value });
+    expect([config.BOARD_ACTIONS, config.LOG_PRETTY]).toEqual([false, false]);
   });
 
   it('refuses a word it does not know, listing the accepted ones', () => {

@@ -1,4 +1,4 @@
-// The simulated business failure of a step: seeded draws, the configured rate and test directives.
+// The simulated business failure of a step: seeded draws and the configured rate.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createFailurePolicy, unitFromSeed } from '../../shared/domain/failure-policy.js';
 import { newOrder, type OrderRecord, STEPS } from '../../shared/domain/order.js';
@@ -95,48 +95,6 @@ describe('when the policy is unseeded', () => {
     random.mockReturnValueOnce(0.05);
     expect(policy(orderOf('0-A'), 'processing')).toBeNull();
     expect(random).toHaveBeenCalledTimes(2);
-  });
-});
-
-describe('when a user id carries a #fail directive', () => {
-  const order = orderOf('0-DIRECTIVE', 'user-9#fail=processing');
-
-  it('fails exactly the named step when directives are on, whatever the rate', () => {
-    for (const rate of [0, 1]) {
-      const policy = createFailurePolicy({ rate, seed: 's', directives: true });
-      expect(STEPS.map((step) => policy(order, step))).toEqual([
-        null,
-        null,
-        'processing failed (directive)',
-        null,
-      ]);
-    }
-  });
-
-  it('tells pre-processing and processing apart', () => {
-    const policy = createFailurePolicy({ rate: 0, directives: true });
-    const pre = orderOf('0-PRE', 'u#fail=pre-processing');
-    expect(STEPS.map((step) => policy(pre, step) !== null)).toEqual([false, true, false, false]);
-  });
-
-  it('ignores the directive when directives are off', () => {
-    for (const policy of [
-      createFailurePolicy({ rate: 0 }),
-      createFailurePolicy({ rate: 0, directives: false }),
-    ]) {
-      for (const step of STEPS) expect(policy(order, step)).toBeNull();
-    }
-  });
-
-  it('fails no step when the directive names no step', () => {
-    const policy = createFailurePolicy({ rate: 1, directives: true });
-    const bogus = orderOf('0-BOGUS', 'u#fail=shipping');
-    for (const step of STEPS) expect(policy(bogus, step)).toBeNull();
-  });
-
-  it('falls back to the draw for users without a directive', () => {
-    const policy = createFailurePolicy({ rate: 1, seed: 's', directives: true });
-    expect(policy(orderOf('0-PLAIN', 'plain-user'), 'scheduling')).not.toBeNull();
   });
 });
 

@@ -1,17 +1,15 @@
-// The saga engine of a step run, with a fake store, clock and sleep: no Redis, no BullMQ worker.
+// The saga engine of a step run, with a fake store and clock and scripted handlers: no Redis, no
+// BullMQ worker.
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it, vi } from 'vitest';
 import { STEPS } from '../../shared/domain/order.js';
 import { LockLostError } from '../../workers/step-processor.js';
-import {
-  COMPENSATION_MS,
-  createWorld,
-  fakeJob,
-  iso,
-  jobIdOf,
-  ORDER_ID,
-  STEP_MS,
-} from './fakes/step-world.js';
+import { plannedReason } from '../support/step-handlers.js';
+import { createWorld, fakeJob, iso, jobIdOf, ORDER_ID } from './fakes/step-world.js';
+
+/** The calls of the handlers, as [node, kind, step]. */
+const callsOf = (world: ReturnType<typeof createWorld>, node?: string) =>
+  world.calls.filter((c) => node === undefined || c.nodeId === node).map((c) => [c.nodeId, c.kind, c.step]);
 
 describe('when a step succeeds', () => {
   it('records the start, end and node of its attempt and moves the order to the next step', async () => {
@@ -32,7 +30,7 @@ describe('when a step succeeds', () => {
     expect(world.order()).toMatchObject({ status: 'in_progress', current_step: 'pre-processing' });
     expect(world.order().started_at).toBe(iso(1));
     expect(world.store.record(ORDER_ID)!.version).toBe(3);
-    expect(world.sleeps).toEqual([['node-a', STEP_MS]]);
+    expect(callsOf(world)).toEqual([['node-a', 'run', 'scheduling']]);
   });
 
   it('completes the order after the last step and reports it finished once', async () => {
@@ -57,16 +55,16 @@ describe('when a step succeeds', () => {
 
 describe.each(STEPS.map((step, index) => ({ step, index })))('when $step fails', ({ step, index }) => {
   it('compensates the completed steps in reverse order, each once, and ends the order failed', async () => {
-    const world = createWorld(`unlucky#fail=${step}`);
+    const world = createWorld({ failAt: step });
     const nodeA = world.node('node-a');
     const error = await world.runChain(nodeA);
     expect(error).toBeInstanceOf(UnrecoverableError);
-    expect((error as Error).message).toBe(`${step} failed (directive)`);
+    expect((error as Error).message).toBe(plannedReason(step));
 
     const order = world.order();
     const done = STEPS.slice(0, index);
     expect(order).toMatchObject({ status: 'failed', current_step: 'failed' });
-    expect(order.failure).toEqual({ step, reason: `${step} failed (directive)` });
+    expect(order.failure).toEqual({ step, reason: plannedReason(step) });
     expect(order.steps.map((s) => s.status)).toEqual([
       ...done.map(() => 'compensated'),
       'failed',
@@ -83,7 +81,9 @@ describe.each(STEPS.map((step, index) => ({ step, index })))('when $step fails',
       previousEnd = entry.completed_at!;
     }
     expect(order.completed_at! > previousEnd).toBe(true);
-    expect(world.sleeps.filter(([, ms]) => ms === COMPENSATION_MS)).toHaveLength(index);
+    expect(world.calls.filter((c) => c.kind === 'compensate').map((c) => c.step)).toEqual(
+      [...done].reverse(),
+    );
 
     // A repeated run of the failed job fails it again and writes nothing.
     const writes = world.store.writes.length;
@@ -96,7 +96,7 @@ describe('when the run loses its fence', () => {
   it('throws LockLostError, writing nothing more, when the lock is taken during the step', async () => {
     const world = createWorld();
     const lockLost = vi.fn();
-    world.hooks.sleep = () => world.store.lock(jobIdOf('scheduling'), 'another-run');
+    world.hooks.run = () => world.store.lock(jobIdOf('scheduling'), 'another-run');
     await expect(world.node('node-a', { observer: { lockLost } })('scheduling')).rejects.toBeInstanceOf(
       LockLostError,
     );
@@ -116,7 +116,7 @@ describe('when the run loses its fence', () => {
 
   it('throws LockLostError, writing nothing more, when another writer changed the record', async () => {
     const world = createWorld();
-    world.hooks.sleep = () => world.store.bumpVersion(ORDER_ID);
+    world.hooks.run = () => world.store.bumpVersion(ORDER_ID);
     await expect(world.node('node-a')('scheduling')).rejects.toBeInstanceOf(LockLostError);
     expect(world.store.writes).toHaveLength(1); // the start; no completion, no `error` attempt
     expect(world.store.writeAttempts()).toBe(2);
@@ -125,10 +125,10 @@ describe('when the run loses its fence', () => {
 
 describe('when a node lost its lock in the middle of a rollback', () => {
   it('resumes on another node: continues the open undo and compensates nothing twice', async () => {
-    const world = createWorld('crash#fail=post-processing');
+    const world = createWorld({ failAt: 'post-processing' });
     let undos = 0;
-    world.hooks.sleep = (ms) => {
-      if (ms === COMPENSATION_MS && ++undos === 2) world.store.lock(jobIdOf('post-processing'), 'stolen');
+    world.hooks.compensate = () => {
+      if (++undos === 2) world.store.lock(jobIdOf('post-processing'), 'stolen');
     };
     expect(await world.runChain(world.node('node-a'))).toBeInstanceOf(LockLostError);
     expect(world.store.writeAttempts() - world.store.writes.length).toBe(1); // nothing after the refusal
@@ -139,7 +139,7 @@ describe('when a node lost its lock in the middle of a rollback', () => {
       ['pre-processing', 'node-a', false],
     ]);
 
-    world.hooks.sleep = undefined;
+    world.hooks.compensate = undefined;
     const writes = world.store.writes.length;
     await expect(world.node('node-b')('post-processing')).rejects.toBeInstanceOf(UnrecoverableError);
     const order = world.order();
@@ -152,9 +152,9 @@ describe('when a node lost its lock in the middle of a rollback', () => {
     expect(order.rollback.every((r) => r.completed_at !== null)).toBe(true);
     expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'compensated', 'failed']);
     expect(order.steps[3]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([['node-a', 'failed']]);
-    expect(world.sleeps.filter(([node]) => node === 'node-b')).toEqual([
-      ['node-b', COMPENSATION_MS],
-      ['node-b', COMPENSATION_MS],
+    expect(callsOf(world, 'node-b')).toEqual([
+      ['node-b', 'compensate', 'pre-processing'],
+      ['node-b', 'compensate', 'scheduling'],
     ]);
     expect(world.store.writes.length - writes).toBe(5); // two undos of two writes, then the end
   });
@@ -164,9 +164,9 @@ describe('when the nodes running one step keep dying', () => {
   async function afterDeaths(...nodes: string[]) {
     const world = createWorld();
     await world.node('node-a')('scheduling');
-    world.hooks.sleep = () => world.store.lock(jobIdOf('pre-processing'), 'expired');
+    world.hooks.run = () => world.store.lock(jobIdOf('pre-processing'), 'expired');
     for (const node of nodes) await expect(world.node(node)('pre-processing')).rejects.toThrow(LockLostError);
-    world.hooks.sleep = undefined;
+    world.hooks.run = undefined;
     return world;
   }
 
@@ -182,7 +182,7 @@ describe('when the nodes running one step keep dying', () => {
     ]);
     expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'failed', 'pending', 'pending']);
     expect(order.rollback.map((r) => [r.step, r.node_id])).toEqual([['scheduling', 'node-e']]);
-    expect(world.sleeps.filter(([node]) => node === 'node-e')).toEqual([['node-e', COMPENSATION_MS]]);
+    expect(callsOf(world, 'node-e')).toEqual([['node-e', 'compensate', 'scheduling']]);
   });
 
   it("counts the runs that died before their start write by the job's stalled counter", async () => {
@@ -206,12 +206,12 @@ describe('when the nodes running one step keep dying', () => {
 describe('when the step hits an infrastructure error', () => {
   it('ends the attempt as error and rethrows for BullMQ to retry; the retry completes', async () => {
     const world = createWorld();
-    world.hooks.sleep = () => {
+    world.hooks.run = () => {
       throw new Error('connection reset');
     };
     await expect(world.node('node-a')('scheduling')).rejects.toThrow('connection reset');
     expect(world.order()).toMatchObject({ status: 'in_progress', failure: null });
-    world.hooks.sleep = undefined;
+    world.hooks.run = undefined;
     await world.node('node-b')('scheduling');
     expect(world.order().steps[0]!.attempts.map((a) => [a.node_id, a.outcome])).toEqual([
       ['node-a', 'error'],
@@ -272,11 +272,11 @@ describe('when a landed write loses its reply (issue 12)', () => {
 describe('when a compensation hits an infrastructure error (issue 12)', () => {
   /** Runs the chain of an order failing at processing whose first `errors` undos throw. */
   async function withUndoErrors(errors: number) {
-    const world = createWorld('blip#fail=processing');
+    const world = createWorld({ failAt: 'processing' });
     const lockLost = vi.fn();
     let undos = 0;
-    world.hooks.sleep = (ms) => {
-      if (ms === COMPENSATION_MS && ++undos <= errors) throw new Error('connection reset');
+    world.hooks.compensate = () => {
+      if (++undos <= errors) throw new Error('connection reset');
     };
     const nodeA = world.node('node-a', { observer: { lockLost } });
     return { world, lockLost, nodeA, error: await world.runChain(nodeA) };
@@ -298,9 +298,7 @@ describe('when a compensation hits an infrastructure error (issue 12)', () => {
 
   it("resumes on BullMQ's retry and finishes the rollback, compensating nothing twice", async () => {
     const { world, nodeA, lockLost } = await withUndoErrors(1);
-    await expect(nodeA('processing')).rejects.toThrow(
-      new UnrecoverableError('processing failed (directive)'),
-    );
+    await expect(nodeA('processing')).rejects.toThrow(new UnrecoverableError(plannedReason('processing')));
     const order = world.order();
     expect(order.status).toBe('failed');
     expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'failed', 'pending']);
@@ -316,7 +314,7 @@ describe('when a compensation hits an infrastructure error (issue 12)', () => {
     const { world, nodeA } = await withUndoErrors(3);
     for (let retry = 0; retry < 2; retry++)
       await expect(nodeA('processing')).rejects.toThrow('connection reset');
-    await expect(nodeA('processing')).rejects.toThrow('processing failed (directive)');
+    await expect(nodeA('processing')).rejects.toThrow(plannedReason('processing'));
     expect(world.order().steps.map((s) => s.status)).toEqual([
       'compensated',
       'compensated',
@@ -330,14 +328,12 @@ describe('when a compensation hits an infrastructure error (issue 12)', () => {
 describe('when the nodes rolling back keep dying (issue 12)', () => {
   /** An order failed at processing whose undo of pre-processing lost its node on each of `nodes`. */
   async function rollbackLostOn(...nodes: string[]) {
-    const world = createWorld('doomed#fail=processing');
-    world.hooks.sleep = (ms) => {
-      if (ms === COMPENSATION_MS) world.store.lock(jobIdOf('processing'), 'expired');
-    };
+    const world = createWorld({ failAt: 'processing' });
+    world.hooks.compensate = () => world.store.lock(jobIdOf('processing'), 'expired');
     const [first, ...resumes] = nodes;
     expect(await world.runChain(world.node(first!))).toBeInstanceOf(LockLostError);
     for (const node of resumes) await expect(world.node(node)('processing')).rejects.toThrow(LockLostError);
-    world.hooks.sleep = undefined;
+    world.hooks.compensate = undefined;
     return world;
   }
 
@@ -347,12 +343,12 @@ describe('when the nodes rolling back keep dying (issue 12)', () => {
     const reason = 'rollback lost its node 2 times (limit 2)';
     await expect(world.node('node-c', { observer: { orderFinished } })('processing')).rejects.toThrow(
       new UnrecoverableError(
-        `processing failed (directive); ${reason}: pre-processing, scheduling not compensated`,
+        `${plannedReason('processing')}; ${reason}: pre-processing, scheduling not compensated`,
       ),
     );
     const order = world.order();
     expect(order).toMatchObject({ status: 'failed', current_step: 'failed' });
-    expect(order.failure).toEqual({ step: 'processing', reason: 'processing failed (directive)' });
+    expect(order.failure).toEqual({ step: 'processing', reason: plannedReason('processing') });
     expect(order.rollback_failure).toEqual({
       step: 'pre-processing',
       reason,
@@ -366,7 +362,7 @@ describe('when the nodes rolling back keep dying (issue 12)', () => {
       ['node-a', 'abandoned'],
       ['node-b', 'abandoned'],
     ]);
-    expect(world.sleeps.filter(([node]) => node === 'node-c')).toEqual([]);
+    expect(callsOf(world, 'node-c')).toEqual([]);
     expect(orderFinished).toHaveBeenCalledTimes(1);
 
     // The order is terminal: a further run of the job only fails it, writing nothing.
@@ -377,7 +373,7 @@ describe('when the nodes rolling back keep dying (issue 12)', () => {
 
   it('still resumes and finishes the rollback while fewer runs than the limit were lost', async () => {
     const world = await rollbackLostOn('node-a');
-    await expect(world.node('node-b')('processing')).rejects.toThrow('processing failed (directive)');
+    await expect(world.node('node-b')('processing')).rejects.toThrow(plannedReason('processing'));
     const order = world.order();
     expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'failed', 'pending']);
     expect(order.rollback[0]!.attempts!.map((a) => [a.node_id, a.outcome])).toEqual([

@@ -1,17 +1,16 @@
-// A fake world for the step processor: one placed order, a fake store, clock and sleep, and nodes.
+// A fake world for the step processor: one placed order, a fake store and clock, scripted step
+// handlers, and nodes.
 import type { Job } from 'bullmq';
 import { pino } from 'pino';
-import { createFailurePolicy } from '../../../shared/domain/failure-policy.js';
 import { newOrder, STEPS, type StepName } from '../../../shared/domain/order.js';
 import type { StepJobData } from '../../../shared/order-flow.js';
 import { stepJobId } from '../../../shared/order-id.js';
 import { createStepProcessor, type StepProcessorDeps } from '../../../workers/step-processor.js';
+import { failingAt, type Script, scriptedHandlers } from '../../support/step-handlers.js';
 import { createFakeOrderStore } from './order-store.js';
 
 export const T0 = Date.UTC(2025, 0, 15, 12);
 export const ORDER_ID = '3-01JHMXBCG00000000000000001';
-export const STEP_MS = 100;
-export const COMPENSATION_MS = 7;
 /** The instant of the clock's `n`th reading: every reading advances it by one second. */
 export const iso = (n: number) => new Date(T0 + n * 1000).toISOString();
 export const jobIdOf = (step: StepName) => stepJobId(ORDER_ID, step);
@@ -31,13 +30,20 @@ export function fakeJob(step: StepName, fields: JobFields = {}): Job<StepJobData
   return job as Job<StepJobData>;
 }
 
-/** One placed order in a fake store, a shared fake clock, and nodes that run its steps. */
-export function createWorld(userId = 'user-1') {
+/**
+ * One placed order in a fake store, a shared fake clock, and nodes that run its steps. The handlers
+ * record every call (`calls`), run what the test puts in `hooks`, and fail `failAt` if given.
+ */
+export function createWorld(options: { failAt?: StepName } = {}) {
   const store = createFakeOrderStore();
-  store.place(newOrder(ORDER_ID, 3, { user_id: userId }, new Date(T0)));
+  store.place(newOrder(ORDER_ID, 3, { user_id: 'user-1' }, new Date(T0)));
   let clock = T0;
-  const sleeps: Array<[node: string, ms: number]> = [];
-  const hooks: { sleep?: (ms: number) => void } = {};
+  const hooks: Script = {};
+  const scripted = scriptedHandlers({
+    run: (ctx) => hooks.run?.(ctx),
+    compensate: (ctx) => hooks.compensate?.(ctx),
+  });
+  const handlers = failingAt(() => options.failAt, scripted);
   /** Every log line of every node, parsed. */
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line)) });
@@ -46,16 +52,10 @@ export function createWorld(userId = 'user-1') {
     const process = createStepProcessor({
       orders: store.orders,
       nodeId,
-      stepMs: STEP_MS,
-      compensationMs: COMPENSATION_MS,
+      handlers,
       maxStepCrashes: 2,
       resendDelaysMs: [0, 0],
-      failureOf: createFailurePolicy({ rate: 0, directives: true }),
       logger: logger.child({ node_id: nodeId }),
-      sleep: async (ms) => {
-        sleeps.push([nodeId, ms]);
-        hooks.sleep?.(ms);
-      },
       now: () => {
         clock += 1000;
         return new Date(clock);
@@ -64,10 +64,10 @@ export function createWorld(userId = 'user-1') {
     });
     let runs = 0;
     /** Runs `step` as BullMQ would: under the job's lock, held by a new token of this node. */
-    const run = (step: StepName, fields?: JobFields) => {
+    const run = (step: StepName, fields?: JobFields, signal?: AbortSignal) => {
       const token = `${nodeId}-${++runs}`;
       store.lock(jobIdOf(step), token);
-      return process(fakeJob(step, fields), token);
+      return process(fakeJob(step, fields), token, signal);
     };
     return Object.assign(run, { process });
   }
@@ -84,5 +84,6 @@ export function createWorld(userId = 'user-1') {
     return undefined;
   }
 
-  return { store, node, runChain, sleeps, hooks, logs, order: () => store.record(ORDER_ID)!.order };
+  const calls = scripted.calls;
+  return { store, node, runChain, calls, hooks, logs, order: () => store.record(ORDER_ID)!.order };
 }
