@@ -10,7 +10,7 @@ const withActions = createTestSystem({ ADMIN_TOKEN: TOKEN, BOARD_ACTIONS: '1' })
 const noToken = createTestSystem({ BOARD_ACTIONS: '1' });
 afterAll(() => Promise.all([readOnly.close(), withActions.close(), noToken.close()]));
 
-/** What README's "Operate it" table marks public, plus the order API itself; every other route is admin. */
+/** What docs/OPERATIONS.md's surfaces table marks public, plus the order API itself; every other route is admin. */
 const PUBLIC =
   /^\/(health|ready|metrics|stats|stats\/history|shards|docs|openapi\.json|nodes(\/:node_id)?|orders(\/:order_id)?)$/;
 
