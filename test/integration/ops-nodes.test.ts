@@ -1,20 +1,21 @@
 // The node registry over HTTP: a live in-process node is listed, and a drain request stops it.
-// Every test gets a system and two live nodes of its own, so any one of them runs alone (-t).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// Every test gets two live nodes of its own, so any one of them runs alone (-t); the API and its
+// store are the file's (a system built and closed per test made six store shutdowns race the nodes'
+// start, an unhandled 'Connection is closed' about one full run in five).
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkerNode } from '../../workers/worker-node.js';
 import { startMeteredNode } from '../support/metered-node.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 const TOKEN = 'ops-nodes-test-token';
 const admin = { authorization: `Bearer ${TOKEN}` };
-let system: TestSystem;
+const system: TestSystem = createTestSystem({ ADMIN_TOKEN: TOKEN, HEARTBEAT_MS: '500' });
 let stayer: WorkerNode;
 let leaver: WorkerNode;
 
 const listedIds = async () => (await system.get('/nodes')).body.nodes.map((n: { id: string }) => n.id);
 
 beforeEach(async () => {
-  system = createTestSystem({ ADMIN_TOKEN: TOKEN, HEARTBEAT_MS: '500' });
   stayer = startMeteredNode(system, 'stayer').node;
   leaver = startMeteredNode(system, 'leaver').node;
   await waitFor(
@@ -23,7 +24,10 @@ beforeEach(async () => {
     'both nodes to heartbeat',
   );
 });
-afterEach(() => system.close());
+afterEach(async () => {
+  await Promise.all([stayer.close(), leaver.close()]);
+});
+afterAll(() => system.close());
 
 describe('GET /nodes', () => {
   it('lists every live node with its stats', async () => {
