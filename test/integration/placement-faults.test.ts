@@ -10,6 +10,7 @@ import { requestHash } from '../../server/orders/place-order.js';
 import { newOrder, STEPS } from '../../shared/domain/order.js';
 import { newOrderId, stepJobId } from '../../shared/order-id.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';
+import { signalAll } from '../support/cluster.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 let cluster: LocalCluster;
@@ -19,17 +20,6 @@ let a: TestSystem;
 let b: TestSystem;
 /** Store pids stopped by a test, resumed after it whatever failed. */
 let stopped: number[] = [];
-
-/** Signals every pid in one synchronous loop, so no node sees the others silent (and fails them over). */
-function signalAll(pids: number[], signal: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone already: stop() deals with it
-    }
-  }
-}
 
 beforeAll(async () => {
   // A cluster of its own: stopping nodes must not disturb the other test files.

@@ -17,6 +17,7 @@ import { createKeyspace } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import { createOrderStore } from '../../shared/order-store.js';
 import { createStore } from '../../shared/store.js';
+import { signalAll } from '../support/cluster.js';
 import {
   createTestSystem,
   deleteNamespace,
@@ -27,17 +28,6 @@ import {
 
 /** Scheduling slack on two shared cores; far below the forever a read waited before. */
 const MARGIN_MS = 1000;
-
-/** Sends `signal` to every pid in one synchronous loop, so no running node sees the others silent and fails them over. */
-function signalAll(pids: number[], signal: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone already; the cluster's stop() deals with it
-    }
-  }
-}
 
 interface Timed {
   route: string;

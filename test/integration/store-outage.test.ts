@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readinessProblems } from '../../scripts/cluster-status.js';
 import { DEFAULT_DATA_ROOT, type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
+import { signalAll } from '../support/cluster.js';
 import {
   killAll,
   type ServiceProcess,
@@ -22,21 +23,6 @@ let probe = '';
 let node: ServiceProcess;
 /** Pids of the store nodes while they are stopped, so cleanup can resume them whatever failed. */
 let stopped: number[] = [];
-
-/**
- * Sends `signal` to every pid in one synchronous loop, so the nodes stop (or resume) within
- * microseconds of each other: stopped one by one with cluster-node-timeout 2000, the nodes still
- * running would see the stopped ones silent for seconds and could fail them over.
- */
-function signalAll(pids: number[], signal: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // gone already; the cluster's stop() deals with it
-    }
-  }
-}
 
 beforeAll(async () => {
   cluster = await startLocalCluster({

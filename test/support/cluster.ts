@@ -40,3 +40,18 @@ export function localTestCluster(): LocalCluster {
     throw new Error('REDIS_NODES points at an external cluster; failover tests need the local one');
   return attachLocalCluster({ ports: inject('clusterPorts'), dir });
 }
+
+/**
+ * Sends `signal` to every pid in one synchronous loop, so store nodes stop (or resume) within
+ * microseconds of each other: stopped one by one with cluster-node-timeout 2000, the nodes still
+ * running would see the stopped ones silent for seconds and could fail them over.
+ */
+export function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone already; the cluster's stop() deals with it
+    }
+  }
+}
