@@ -6,21 +6,25 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { anomalyReport, summaryLines } from './report.js';
 import { runChaos } from './run-chaos.js';
+import { type FaultKind, PROCESS_FAULTS, STORE_FAULTS } from './schedule.js';
 import { summarize } from './summary.js';
 
-const USAGE = `usage: npm run chaos -- [--seed S] [--duration SEC] [--nodes N] [--quiet SEC] [--step-ms MS] [--report FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed S] [--duration SEC] [--nodes N] [--quiet SEC] [--step-ms MS] [--faults K,K] [--report FILE] [--keep]
 
   --seed S        seeds the fault schedule, the client and the step failures (default: random, printed)
   --duration SEC  how long faults are injected (default 60)
   --nodes N       worker nodes (default 3)
   --quiet SEC     after the faults, every order must be terminal within this (default 60)
   --step-ms MS    STEP_MS of the worker nodes (default 400)
+  --faults K,K    only these kinds of fault (the names below), to hunt one interaction
   --report FILE   also write the summary as JSON to FILE
   --keep          keep .data/chaos-<pid>/ (logs, history.json) even after a clean run
 
-Faults: worker SIGKILL / SIGSTOP past its lock, API SIGKILL, master SIGKILL (failover), a failover of a
-master whose replication is held back, replica SIGSTOP, whole-store SIGSTOP, and latency, dropped
-replies and resets through a TCP proxy in front of every store node. Then the checker reads the API
+Faults: worker SIGKILL / SIGSTOP past its lock (kill-worker, pause-worker), API SIGKILL (kill-api),
+master SIGKILL (kill-master), a failover of a master whose replication is held back
+(lagging-failover), replica SIGSTOP (pause-replica), whole-store SIGSTOP (pause-store), and latency,
+dropped replies and resets through a TCP proxy in front of every store node (net-latency,
+net-drop-replies, net-reset). Then the checker reads the API
 and the store. Exits 0 when it found no anomaly, 1 when it found any (or a process crashed by itself,
 or the store stayed unhealthy), 2 on a usage or harness error.`;
 
@@ -38,6 +42,7 @@ function parse(argv: string[]) {
       quiet: { type: 'string', default: '60' },
       'step-ms': { type: 'string', default: '400' },
       report: { type: 'string' },
+      faults: { type: 'string' },
       keep: { type: 'boolean' },
       partitions: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -48,6 +53,10 @@ function parse(argv: string[]) {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
     return n;
   };
+  const kinds: readonly string[] = [...PROCESS_FAULTS, ...STORE_FAULTS];
+  const faults = values.faults?.split(',').map((k) => k.trim());
+  const unknown = faults?.filter((k) => !kinds.includes(k));
+  if (unknown?.length) throw new Error(`--faults: unknown ${unknown.join(', ')} (kinds: ${kinds.join(', ')})`);
   if (values.partitions) throw new Error('--partitions (ip netns) is not implemented yet');
   return {
     help: values.help === true,
@@ -58,6 +67,7 @@ function parse(argv: string[]) {
     stepMs: int('step-ms', values['step-ms']!, 10),
     report: values.report ? path.resolve(values.report) : undefined,
     keep: values.keep === true,
+    faults: faults as FaultKind[] | undefined,
   };
 }
 

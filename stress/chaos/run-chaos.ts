@@ -7,7 +7,7 @@ import { startClient } from './client.js';
 import { type CrashRecord, type Nemesis, startNemesis } from './nemesis.js';
 import { createPrng } from './prng.js';
 import type { RunHistory } from './report.js';
-import { planFaults } from './schedule.js';
+import { type FaultKind, planFaults } from './schedule.js';
 import { createServices, type Services } from './services.js';
 
 export interface ChaosOptions {
@@ -19,6 +19,8 @@ export interface ChaosOptions {
   /** Holds the cluster's data and the processes' logs. */
   runDir: string;
   stepMs: number;
+  /** Only these kinds of fault (all when absent). */
+  faults?: readonly FaultKind[];
   log: (message: string) => void;
   /** Aborting tears the run down at once (every process stopped) and rejects. */
   signal: AbortSignal;
@@ -53,7 +55,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * error, an abort), every process it started is stopped and the cluster's data removed.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
-  const { seed, durationS, nodes, quietS, runDir, stepMs, log, signal } = options;
+  const { seed, durationS, nodes, quietS, runDir, stepMs, faults, log, signal } = options;
   const runStart = Date.now();
   const random = createPrng(seed);
   let store: ChaosCluster | undefined;
@@ -86,7 +88,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
       `system up in ${((started - runStart) / 1000).toFixed(1)} s: API ${services.apiUrl}, ${nodes} worker nodes, store ${store.seeds}`,
     );
 
-    const plan = planFaults(random.fork('faults'), durationS * 1000, nodes);
+    const plan = planFaults(random.fork('faults'), durationS * 1000, nodes, faults);
     log(`schedule: ${plan.map((f) => `${(f.at / 1000).toFixed(1)}s ${f.kind}#${f.target}`).join(', ')}`);
     const live = services;
     const client = startClient({

@@ -61,15 +61,24 @@ function hold(kind: FaultKind, random: Prng): { holdMs: number; intensity: numbe
  * Each lane runs one fault at a time: the process lane (worker and API processes) and the store
  * lane (redis nodes and the network to them), so a process dies while the store fails over. Each
  * lane first goes through all of its kinds in a seeded order, so even a short run covers every
- * kind it has time for, then picks kinds at random.
+ * kind it has time for, then picks kinds at random. `only` narrows the kinds (same seed, same
+ * draws for a given `only`), to hunt one interaction.
  */
-export function planFaults(random: Prng, durationMs: number, workers: number): PlannedFault[] {
+export function planFaults(
+  random: Prng,
+  durationMs: number,
+  workers: number,
+  only?: readonly FaultKind[],
+): PlannedFault[] {
   const plan: PlannedFault[] = [];
+  const chosen = (kinds: readonly FaultKind[]) => kinds.filter((k) => !only || only.includes(k));
   const lanes = [
-    { lane: 'process' as const, kinds: PROCESS_FAULTS, leadMs: 3000, gap: [1500, 4000] as const },
-    { lane: 'store' as const, kinds: STORE_FAULTS, leadMs: 5000, gap: [2000, 4000] as const },
+    { lane: 'process' as const, kinds: chosen(PROCESS_FAULTS), leadMs: 3000, gap: [1500, 4000] as const },
+    { lane: 'store' as const, kinds: chosen(STORE_FAULTS), leadMs: 5000, gap: [2000, 4000] as const },
   ];
   for (const { lane, kinds, leadMs, gap } of lanes) {
+    // A lane whose kinds were all left out by `only` injects nothing.
+    if (kinds.length === 0) continue;
     const draw = random.fork(lane);
     const keyed: Array<{ kind: FaultKind; key: number }> = kinds.map((kind) => ({ kind, key: draw.next() }));
     const order = keyed.sort((a, b) => a.key - b.key).map((x) => x.kind);
