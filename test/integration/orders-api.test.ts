@@ -9,23 +9,13 @@ import {
   STEPS,
 } from '../../shared/domain/order.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';
+import { expectProblem } from '../support/problems.js';
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
 afterAll(() => system.close());
 
-/** Every key of order data (under a shard's hash tag) this test system wrote, across the cluster. */
-async function writtenKeys(): Promise<string[]> {
-  const nodes = 'nodes' in system.store ? system.store.nodes('master') : [system.store];
-  const keys = await Promise.all(nodes.map((node) => node.keys(`${system.config.KEY_NAMESPACE}:{s*`)));
-  return keys.flat().sort();
-}
-
-async function expectProblem(res: { status: number; body: any }, status: number, detail: RegExp) {
-  expect(res.status).toBe(status);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status });
-  expect(res.body.detail).toMatch(detail);
-}
+const writtenKeys = () => system.writtenKeys();
 
 describe('when the same Idempotency-Key comes again', () => {
   it('returns the same order for the same body, in any key order', async () => {
