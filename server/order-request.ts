@@ -5,6 +5,8 @@ import { ClientOrderIdSchema, orderText, UserIdSchema } from './schemas.js';
 
 /** A unit price's bound: 100 items × qty 10,000 × this, in cents, stays an exact integer (< 2^53). */
 const MAX_UNIT_PRICE = 10_000_000;
+/** What 100 items of qty 10,000 at the highest unit price come to. */
+const MAX_TOTAL = 100 * 10_000 * MAX_UNIT_PRICE;
 const METADATA_MAX_BYTES = 4096;
 /** An item's fields, each with its two spellings: the first is the one stored. */
 const SPELLINGS = [
@@ -14,6 +16,7 @@ const SPELLINGS = [
 ] as const;
 const ITEM_FIELDS = new Set<string>(SPELLINGS.flat());
 const PHONE = /^\+?[0-9 ()-]+$/;
+const CURRENCY = /^[A-Za-z]{3}$/;
 
 /** A string, or an integer taken as its decimal string (clients of other systems send numeric ids). */
 const textOrInteger = (text: z.ZodString) =>
@@ -117,10 +120,11 @@ const BodySchema = z.strictObject({
   phone: PhoneSchema.optional(),
   region: orderText(64).optional(),
   currency: orderText(3)
-    .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 code: three letters')
+    .regex(CURRENCY, 'an ISO 4217 code: three letters')
+    .openapi({ pattern: CURRENCY.source, description: 'ISO 4217, three letters; stored upper case' })
     .transform((code) => code.toUpperCase())
     .optional(),
-  total: money(Number.MAX_SAFE_INTEGER / 100)
+  total: money(MAX_TOTAL)
     .optional()
     .openapi({ description: 'checked against the items: the sum of qty × unit_price, to the cent' }),
   metadata: MetadataSchema.optional(),

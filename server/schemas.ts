@@ -59,7 +59,10 @@ export const OrderItemSchema = z.object({
 });
 
 /** An order id in a URL: a generated `<shard>-<ULID>`, or a client order id (with ?user_id=). */
-export const OrderIdSchema = z.string().min(1).max(64).openapi({ example: '3-01JD3Z9T4S8X5Q2W7E6R1Y0U9K' });
+export const OrderIdSchema = z.string().min(1).max(64).openapi({
+  example: '3-01JD3Z9T4S8X5Q2W7E6R1Y0U9K',
+  description: 'the generated id (<shard>-<ULID>); in a URL, also a client order id with ?user_id=',
+});
 
 export const PlacementSchema = z
   .object({
