@@ -59,13 +59,12 @@ const ItemSchema = z
         ctx.addIssue({ code: 'custom', message: `needs ${stored} (or ${other})` });
     }
   })
-  .transform(
-    (item): OrderItem => ({
-      sku: (item.sku ?? item.product_id)!,
-      qty: (item.qty ?? item.quantity)!,
-      ...((item.unit_price ?? item.price) !== undefined && { unit_price: (item.unit_price ?? item.price)! }),
-    }),
-  )
+  .transform((item): OrderItem => {
+    // Both present for sure: oneSpellingEach refused the item otherwise.
+    const stored = { sku: (item.sku ?? item.product_id)!, qty: (item.qty ?? item.quantity)! };
+    const unitPrice = item.unit_price ?? item.price;
+    return unitPrice === undefined ? stored : { ...stored, unit_price: unitPrice };
+  })
   .openapi({
     description:
       'one spelling per field: sku or product_id (a string or an integer), qty or quantity, and optionally unit_price or price; stored as { sku, qty, unit_price }',

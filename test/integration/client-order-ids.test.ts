@@ -44,6 +44,14 @@ describe('when a client order id comes again', () => {
     expect(await idsOf('cid-user-2')).toEqual([first.body.order_id]);
   });
 
+  it('gives concurrent requests with one client order id one order', async () => {
+    const body = { order_id: 'PO-RACE', user_id: 'cid-race' };
+    const results = await Promise.all(Array.from({ length: 10 }, () => system.place(body)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(202));
+    expect(new Set(results.map((r) => r.body.order_id)).size).toBe(1);
+    expect(await idsOf('cid-race')).toHaveLength(1);
+  });
+
   it('waits for a replica on a replay as on a first placement', async () => {
     const waits: string[] = [];
     const placement = createPlacement({
