@@ -59,9 +59,10 @@ export class NotFoundError extends ApiError {
   }
 }
 
+/** 409: the key (an Idempotency-Key, or a client's `order_id`) is bound to another request body. */
 export class IdempotencyConflictError extends ApiError {
-  constructor() {
-    super(409, 'Conflict', 'this Idempotency-Key was used with a different request body');
+  constructor(key = 'this Idempotency-Key') {
+    super(409, 'Conflict', `${key} was used with a different request body`);
   }
 }
 

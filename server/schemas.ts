@@ -8,6 +8,7 @@ import {
   STEP_STATUSES,
   STEPS,
 } from '../shared/domain/order.js';
+import { hasGeneratedIdForm } from '../shared/order-id.js';
 
 /**
  * Code points no order field may carry: C0, DEL and C1 (\p{Cc}); the bidi embeddings, overrides and
@@ -21,40 +22,52 @@ import {
 const NO_CONTROL_CHARS = /^[^\p{Cc}\p{Cs}\u202A-\u202E\u2066-\u2069\u2028\u2029]*$/u;
 
 /**
- * The one shape of every string of an order: 1 to `max` UTF-16 units, none of them a control
- * character. A pattern rather than a refinement, so the OpenAPI document shows it to clients too;
- * set again by hand because the generator appends the regex's flags to it (`...$/u`).
+ * The one shape of every string of an order: `min` (1 unless said) to `max` UTF-16 units, none of
+ * them a control character. A pattern rather than a refinement, so the OpenAPI document shows it to
+ * clients too; set again by hand because the generator appends the regex's flags to it (`...$/u`).
  */
-export const orderText = (max: number) =>
+export const orderText = (max: number, min = 1) =>
   z
     .string()
-    .min(1)
+    .min(min)
     .max(max)
     .regex(NO_CONTROL_CHARS, 'no control characters')
     .openapi({ pattern: NO_CONTROL_CHARS.source });
 
-export const OrderItemSchema = z
-  .object({
-    sku: orderText(64),
-    qty: z.number().int().min(1).max(10_000),
-  })
-  .strict();
+export const UserIdSchema = orderText(128).openapi({ example: 'user-42' });
 
-export const OrderRequestSchema = z
-  .object({
-    user_id: orderText(128).openapi({ example: 'user-42' }),
-    items: z.array(OrderItemSchema).max(100).optional(),
-    customer_name: orderText(200).optional(),
-    region: orderText(64).optional(),
-  })
-  .strict()
-  .openapi('OrderRequest');
+const CLIENT_ORDER_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export const OrderIdSchema = z.string().min(1).max(64).openapi({ example: '3-01JD3Z9T4S8X5Q2W7E6R1Y0U9K' });
+/**
+ * A client's own order id: a charset that needs no escaping in a URL path or a log line, and never
+ * the form of a generated id (`<shard>-<ULID>`), so that GET /orders/:order_id knows which it has.
+ */
+export const ClientOrderIdSchema = orderText(64)
+  .regex(CLIENT_ORDER_ID, '1 to 64 of A-Z a-z 0-9 . _ : -')
+  .refine((id) => !hasGeneratedIdForm(id), 'has the form of a generated order id (<shard>-<ULID>)')
+  .openapi({
+    pattern: CLIENT_ORDER_ID.source,
+    description: 'your own id of the order, unique per user_id; not of the form <shard>-<ULID>',
+    example: 'PO-2026-000123',
+  });
+
+/** An order line as the record stores it, whichever spelling the client sent (server/order-request.ts). */
+export const OrderItemSchema = z.object({
+  sku: z.string(),
+  qty: z.number().int(),
+  unit_price: z.number().optional().openapi({ description: 'absent when the client sent no price' }),
+});
+
+/** An order id in a URL: a generated `<shard>-<ULID>`, or a client order id (with ?user_id=). */
+export const OrderIdSchema = z.string().min(1).max(64).openapi({
+  example: '3-01JD3Z9T4S8X5Q2W7E6R1Y0U9K',
+  description: 'the generated id (<shard>-<ULID>); in a URL, also a client order id with ?user_id=',
+});
 
 export const PlacementSchema = z
   .object({
     order_id: OrderIdSchema,
+    client_order_id: z.string().nullable().openapi({ description: 'the order_id the request sent, if any' }),
     status: z.literal('accepted'),
     shard: z.number().int(),
     created_at: z.string(),
@@ -67,6 +80,13 @@ const time = z
   .nullable()
   .openapi({ description: 'ISO 8601 UTC with milliseconds, null when absent' });
 const stepName = z.enum(STEPS);
+
+/** A field of the record since issue 15: null when the request did not send it, absent on older records. */
+const sinceIssue15 = <T extends z.ZodType>(schema: T, description: string) =>
+  schema
+    .nullable()
+    .optional()
+    .openapi({ description: `${description}; null when not sent` });
 
 /** One run of a step, or of a step's undo. */
 const AttemptSchema = z.object({
@@ -93,6 +113,14 @@ export const OrderSchema = z
     items: z.array(OrderItemSchema),
     customer_name: z.string().nullable(),
     region: z.string().nullable(),
+    client_order_id: sinceIssue15(z.string(), 'the order_id the request sent'),
+    customer: sinceIssue15(
+      z.object({ name: z.string().nullable(), email: z.string().nullable(), phone: z.string().nullable() }),
+      'name (customer_name or customer.name), email and phone as sent',
+    ),
+    currency: sinceIssue15(z.string(), 'ISO 4217, upper case'),
+    total: sinceIssue15(z.number(), 'as sent; equal to the sum of qty × unit_price when both were sent'),
+    metadata: sinceIssue15(z.record(z.string(), z.string()), 'the flat string map, as sent'),
     steps: z.array(
       z.object({
         name: stepName,
@@ -138,8 +166,15 @@ export const OrderSchema = z
 type Holds<T extends true> = T;
 type _RecordFitsSchema = Holds<OrderRecord extends z.infer<typeof OrderSchema> ? true : false>;
 
+/** GET /orders/:order_id: a client order id names an order only together with its user. */
+export const OrderLookupQuerySchema = z.object({
+  user_id: UserIdSchema.optional().openapi({
+    description: 'required when order_id is a client order id (the order_id sent with the order)',
+  }),
+});
+
 export const OrderListQuerySchema = z.object({
-  user_id: OrderRequestSchema.shape.user_id,
+  user_id: UserIdSchema,
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: OrderIdSchema.optional(),
 });

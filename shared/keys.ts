@@ -16,6 +16,8 @@ export interface ShardKeys {
   order(orderId: string): string;
   userIndex(userId: string): string;
   idempotency(userId: string, key: string): string;
+  /** A client order id's binding to the order (and request hash) it names, per user. */
+  clientOrder(userId: string, clientOrderId: string): string;
   /** The BullMQ lock of a job: fenced writes check its token. */
   jobLock(jobId: string): string;
 }
@@ -38,6 +40,7 @@ export function shardKeys(shard: number, shards: number, namespace = 'of'): Shar
     order: (orderId) => `${base}:order:${orderId}`,
     userIndex: (userId) => `${base}:user:${segment(userId)}`,
     idempotency: (userId, key) => `${base}:idem:${segment(userId)}:${segment(key)}`,
+    clientOrder: (userId, clientOrderId) => `${base}:cid:${segment(userId)}:${segment(clientOrderId)}`,
     jobLock: (jobId) => queueKey(`${jobId}:lock`),
   };
 }

@@ -42,6 +42,14 @@ export function orderIdFloor(shard: number, time: number): string {
   return `${shard}-${ulid(time).slice(0, 10)}`;
 }
 
+/**
+ * Whether `id` has the form of a generated id, whatever its shard: client order ids may not, so a
+ * lookup never has to guess which of the two an id is.
+ */
+export function hasGeneratedIdForm(id: string): boolean {
+  return ORDER_ID.test(id);
+}
+
 /** The shard an order id names, or null when the id is malformed or its shard out of range. */
 export function shardOfOrderId(orderId: string, shards: number): number | null {
   const match = ORDER_ID.exec(orderId);

@@ -150,6 +150,24 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
       return scripts.ofClaimIdempotency(keyspace.shard(shard).idempotency(userId, key), binding, ttlSeconds);
     },
 
+    /** Binds (user, client order id) to `binding` unless bound already, as `claimIdempotency` does. */
+    claimClientOrderId(
+      shard: number,
+      userId: string,
+      clientOrderId: string,
+      binding: string,
+      ttlSeconds: number,
+    ) {
+      const key = keyspace.shard(shard).clientOrder(userId, clientOrderId);
+      return scripts.ofClaimIdempotency(key, binding, ttlSeconds);
+    },
+
+    /** The id of the order a user's client order id is bound to (`<order id> <request hash>`), or null. */
+    async orderIdOfClient(shard: number, userId: string, clientOrderId: string): Promise<string | null> {
+      const binding = await store.get(keyspace.shard(shard).clientOrder(userId, clientOrderId));
+      return binding?.split(' ')[0] ?? null;
+    },
+
     /**
      * Writes `next` over `expected` only while `token` holds the lock of job `jobId`. Sending the
      * same write again is safe: once it landed, the answer is `already-written`, changing nothing.

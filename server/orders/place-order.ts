@@ -1,5 +1,4 @@
 // Placing an order: idempotency, the atomic write of record + chain, and replica confirmation.
-import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../../shared/config.js';
 import { newOrder, type OrderRecord, type OrderRequest, STEPS } from '../../shared/domain/order.js';
 import type { Keyspace } from '../../shared/keys.js';
@@ -12,13 +11,14 @@ import { withTimeout } from '../../shared/store.js';
 import { BacklogFullError, IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
 import { isRetryable } from '../retryable.js';
 import type { BacklogMonitor } from './backlog.js';
+import { type PlacementKey, placementKeyOf, requestHash } from './placement-key.js';
 import type { PlacementProducer } from './placement-producer.js';
 import type { ReplicaConfirmation } from './replica-confirmation.js';
 
 export interface PlacementDeps {
   config: Pick<
     Config,
-    'IDEMPOTENCY_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE' | 'BACKLOG_LIMIT'
+    'IDEMPOTENCY_TTL_S' | 'ORDER_TTL_S' | 'WAIT_REPLICAS' | 'WAIT_TIMEOUT_MS' | 'REDIS_MODE' | 'BACKLOG_LIMIT'
   >;
   keyspace: Keyspace;
   orders: OrderStore;
@@ -34,24 +34,17 @@ export interface PlacementDeps {
 
 export interface Placement {
   order_id: string;
+  /** The client's own id of the order, when the request sent one. */
+  client_order_id: string | null;
   shard: number;
   created_at: string;
-  /** True when an earlier request with the same Idempotency-Key stored this order. */
+  /** True when an earlier request with the same Idempotency-Key (or client order id) stored this order. */
   replayed: boolean;
-}
-
-/** A stable hash of the request, so the same body in another key order is the same request. */
-export function requestHash(request: OrderRequest): string {
-  const canonical = JSON.stringify(request, (_key, value) =>
-    value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)))
-      : value,
-  );
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
 }
 
 const placed = (order: OrderRecord, replayed: boolean): Placement => ({
   order_id: order.order_id,
+  client_order_id: order.client_order_id ?? null,
   shard: order.shard,
   created_at: order.created_at,
   replayed,
@@ -89,22 +82,16 @@ export function createPlacement({
     request: OrderRequest,
     shard: number,
     candidateId: string,
-    key: string,
+    key: PlacementKey,
     signal: AbortSignal,
   ): Promise<Placement> {
     const hash = requestHash(request);
-    const bound = await orders.claimIdempotency(
-      shard,
-      request.user_id,
-      key,
-      `${candidateId} ${hash}`,
-      config.IDEMPOTENCY_TTL_S,
-    );
+    const bound = await key.claim(`${candidateId} ${hash}`);
     let order: OrderRecord;
     if (!bound) order = newOrder(candidateId, shard, request, new Date());
     else {
       const [boundId, boundHash] = bound.split(' ') as [string, string];
-      if (boundHash !== hash) throw new IdempotencyConflictError();
+      if (boundHash !== hash) throw new IdempotencyConflictError(key.label);
       signal.throwIfAborted();
       const stored = await orders.read(boundId);
       signal.throwIfAborted();
@@ -140,18 +127,19 @@ export function createPlacement({
       idempotencyKey?: string,
       context: { request_id?: string } = {},
     ): Promise<Placement> {
+      const shard = shardOf(request.user_id, keyspace.shards);
+      const keyed = placementKeyOf({ config, orders }, request, shard, idempotencyKey);
       // Before anything is written: a 429 leaves nothing behind, not even a key.
       if (backlog && backlog.total > config.BACKLOG_LIMIT) throw new BacklogFullError(backlog.total, 1);
-      const shard = shardOf(request.user_id, keyspace.shards);
       // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
       const candidateId = newOrderId(shard);
-      const key = idempotencyKey ?? randomUUID();
+      const key = keyed.key;
       const deadline = Date.now() + budgetMs;
       const abort = new AbortController();
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            const placing = place(request, shard, candidateId, key, abort.signal);
+            const placing = place(request, shard, candidateId, keyed, abort.signal);
             return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
           } catch (error) {
             // A replica that did not confirm: the order may be stored, so the 503 names the key.

@@ -4,13 +4,15 @@ import type { Keyspace } from '../../shared/keys.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { shardOf } from '../../shared/sharding.js';
 import { BadRequestError, NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
+import { OrderRequestSchema } from '../order-request.js';
+import { createOrderLocator } from '../orders/order-locator.js';
 import type { PlacementService } from '../orders/place-order.js';
 import { createRouter } from '../router.js';
 import {
   OrderIdSchema,
   OrderListQuerySchema,
   OrderListSchema,
-  OrderRequestSchema,
+  OrderLookupQuerySchema,
   OrderSchema,
   PlacementSchema,
   PlacementUnavailableSchema,
@@ -41,7 +43,10 @@ const placeRoute = createRoute({
         .string()
         .regex(/^[\x21-\x7e]{1,128}$/, '1 to 128 visible ASCII characters')
         .optional()
-        .openapi({ description: 'the same key with the same body returns the same order' }),
+        .openapi({
+          description:
+            'the same key with the same body returns the same order; with an order_id in the body, the same value or none',
+        }),
     }),
     body: { required: true, content: { 'application/json': { schema: OrderRequestSchema } } },
   },
@@ -63,7 +68,8 @@ const getRoute = createRoute({
   method: 'get',
   path: '/orders/{order_id}',
   summary: 'An order with its steps, attempts, failure and rollback',
-  request: { params: z.object({ order_id: OrderIdSchema }) },
+  description: 'order_id is the generated id, or a client order id together with ?user_id=',
+  request: { params: z.object({ order_id: OrderIdSchema }), query: OrderLookupQuerySchema },
   responses: {
     200: { description: 'the order', content: { 'application/json': { schema: OrderSchema } } },
     ...problems(400, 404, 503),
@@ -84,6 +90,7 @@ const listRoute = createRoute({
 /** The orders sub-app; validation failures answer 400 problem+json (server/router.ts). */
 export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDeps) {
   const app = createRouter();
+  const locator = createOrderLocator({ keyspace, orders });
 
   // Checked before the body is parsed, so a form post is told what to send rather than what is missing.
   app.use('/orders', async function requireJson(c, next) {
@@ -103,6 +110,7 @@ export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDe
     c.set('placement', placed); // for the request log and the metrics around this handler (server/context.ts)
     const body = {
       order_id: placed.order_id,
+      client_order_id: placed.client_order_id,
       status: 'accepted' as const,
       shard: placed.shard,
       created_at: placed.created_at,
@@ -111,12 +119,9 @@ export function createOrderRoutes({ keyspace, orders, placement }: OrderRoutesDe
   });
 
   app.openapi(getRoute, async (c) => {
-    const { order_id } = c.req.valid('param');
-    if (keyspace.ofOrder(order_id) === null) {
-      throw new BadRequestError(`malformed order id ${JSON.stringify(order_id)}: expected <shard>-<ULID>`);
-    }
-    const json = await orders.readJson(order_id);
-    if (json === null) throw new NotFoundError(`no order ${order_id}`);
+    const orderId = await locator.locateOrder(c.req.valid('param').order_id, c.req.valid('query').user_id);
+    const json = await orders.readJson(orderId);
+    if (json === null) throw new NotFoundError(`no order ${orderId}`);
     return c.body(json, 200, { 'Content-Type': 'application/json' }) as never;
   });
 

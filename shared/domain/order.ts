@@ -51,9 +51,19 @@ export interface RollbackFailure {
   not_compensated: StepName[];
 }
 
+/** One line of an order, in the one shape it is stored in whatever spelling the client sent. */
 export interface OrderItem {
   sku: string;
   qty: number;
+  /** In the order's currency, to the cent; absent when the client sent no price. */
+  unit_price?: number;
+}
+
+/** How to reach the customer; a field the client did not send is null. */
+export interface Customer {
+  name: string | null;
+  email: string | null;
+  phone: string | null;
 }
 
 export interface OrderRecord {
@@ -68,6 +78,15 @@ export interface OrderRecord {
   items: OrderItem[];
   customer_name: string | null;
   region: string | null;
+  // The five below are absent on records placed before they existed (issue 15); null when not sent.
+  /** The client's own id of the order (`order_id` of the request), unique per user. */
+  client_order_id?: string | null;
+  customer?: Customer | null;
+  /** ISO 4217, upper case. */
+  currency?: string | null;
+  total?: number | null;
+  /** The client's flat string map, as sent. */
+  metadata?: Record<string, string> | null;
   steps: StepRecord[];
   failure: { step: StepName; reason: string } | null;
   rollback: RollbackEntry[];
@@ -75,12 +94,29 @@ export interface OrderRecord {
   rollback_failure?: RollbackFailure;
 }
 
-/** What a customer asks for; the rest of the record is the system's. */
+/**
+ * What a customer asks for, normalised from whichever spelling the client sent (server/order-request.ts);
+ * the rest of the record is the system's. Contact details are flat here, as `customer_name` always
+ * was, so a body of the original shape normalises to the very object it was before.
+ */
 export interface OrderRequest {
   user_id: string;
+  /** The client's own id of the order: unique per user, and the request's idempotency key. */
+  client_order_id?: string;
   items?: OrderItem[];
   customer_name?: string;
+  email?: string;
+  phone?: string;
   region?: string;
+  currency?: string;
+  total?: number;
+  metadata?: Record<string, string>;
+}
+
+/** The customer of a request, or null when it names none of name, email and phone. */
+function customerOf({ customer_name, email, phone }: OrderRequest): Customer | null {
+  if (customer_name === undefined && email === undefined && phone === undefined) return null;
+  return { name: customer_name ?? null, email: email ?? null, phone: phone ?? null };
 }
 
 export const isTerminal = (status: OrderStatus) => status === 'completed' || status === 'failed';
@@ -103,6 +139,11 @@ export function newOrder(orderId: string, shard: number, request: OrderRequest, 
     items: request.items ?? [],
     customer_name: request.customer_name ?? null,
     region: request.region ?? null,
+    client_order_id: request.client_order_id ?? null,
+    customer: customerOf(request),
+    currency: request.currency ?? null,
+    total: request.total ?? null,
+    metadata: request.metadata ?? null,
     steps: STEPS.map((name) => ({
       name,
       status: 'pending',
@@ -125,6 +166,8 @@ export function cloneOrder(order: OrderRecord): OrderRecord {
   return {
     ...order,
     items: order.items.map((item) => ({ ...item })),
+    ...(order.customer && { customer: { ...order.customer } }),
+    ...(order.metadata && { metadata: { ...order.metadata } }),
     steps: order.steps.map((step) => ({
       ...step,
       attempts: step.attempts.map((attempt) => ({ ...attempt })),

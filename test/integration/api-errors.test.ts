@@ -114,6 +114,18 @@ describe('when a placement hits a transient store error (the cluster failing ove
   });
 });
 
+describe('when a placement with a client order id meets a store that is away', () => {
+  it('names the order_id as the key whose retry returns the order', async () => {
+    const api = wired(() => ({
+      claimClientOrderId: () => Promise.reject(new Error('Connection is closed.')),
+    }));
+    const res = await api.place({ user_id: 'closed-user', order_id: 'PO-503' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('idempotency-key')).toBe('PO-503');
+    expect(await res.json()).toMatchObject({ status: 503, idempotency_key: 'PO-503' });
+  });
+});
+
 describe('when a read hits an error', () => {
   it('answers a bug 500 with the request id, and a lost store connection 503 with Retry-After', async () => {
     const api = wired(() => ({

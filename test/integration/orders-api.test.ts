@@ -9,23 +9,13 @@ import {
   STEPS,
 } from '../../shared/domain/order.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';
+import { expectProblem } from '../support/problems.js';
 import { createTestSystem } from '../support/system.js';
 
 const system = createTestSystem();
 afterAll(() => system.close());
 
-/** Every key of order data (under a shard's hash tag) this test system wrote, across the cluster. */
-async function writtenKeys(): Promise<string[]> {
-  const nodes = 'nodes' in system.store ? system.store.nodes('master') : [system.store];
-  const keys = await Promise.all(nodes.map((node) => node.keys(`${system.config.KEY_NAMESPACE}:{s*`)));
-  return keys.flat().sort();
-}
-
-async function expectProblem(res: { status: number; body: any }, status: number, detail: RegExp) {
-  expect(res.status).toBe(status);
-  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status });
-  expect(res.body.detail).toMatch(detail);
-}
+const writtenKeys = () => system.writtenKeys();
 
 describe('when the same Idempotency-Key comes again', () => {
   it('returns the same order for the same body, in any key order', async () => {
@@ -119,7 +109,8 @@ describe('when the input is bad', () => {
       ],
       [system.place({ user_id: 'u' }, { 'idempotency-key': 'has space' }), 400, /idempotency-key/],
       [system.place({ user_id: 'u' }, { 'content-type': 'text/plain' }), 415, /application\/json/],
-      [system.get('/orders/not-an-id'), 400, /malformed order id/],
+      [system.get('/orders/not-an-id'), 400, /client order id needs \?user_id=/],
+      [system.get('/orders/not%20an%20id?user_id=u'), 400, /malformed order id/],
       [system.get('/orders/99-01M80JV79NTQ7XXBSS5QWYK3Y1'), 400, /malformed order id/],
       [system.get('/orders/3-01M80JV79NTQ7XXBSS5QWYK3Y1'), 404, /no order/],
       [system.get('/orders'), 400, /user_id: is required/],

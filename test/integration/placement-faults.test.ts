@@ -6,7 +6,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readinessProblems } from '../../scripts/cluster-status.js';
 import { DEFAULT_DATA_ROOT, type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
-import { requestHash } from '../../server/orders/place-order.js';
+import { requestHash } from '../../server/orders/placement-key.js';
 import { newOrder, STEPS } from '../../shared/domain/order.js';
 import { newOrderId, stepJobId } from '../../shared/order-id.js';
 import { keySlot, shardOf } from '../../shared/sharding.js';

@@ -61,6 +61,8 @@ export interface TestSystem {
     headers?: Record<string, string>,
   ): Promise<{ status: number; body: any; headers: Headers }>;
   get(path: string): Promise<{ status: number; body: any }>;
+  /** Every key of order data (under a shard's hash tag) of this system's namespace, sorted, across the cluster. */
+  writtenKeys(): Promise<string[]>;
   /** Polls GET /orders/:id until the order is completed or failed. */
   waitForTerminal(orderId: string, timeoutMs?: number): Promise<OrderRecord>;
   /**
@@ -175,6 +177,11 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
       return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
     },
     get,
+    async writtenKeys() {
+      const masters = 'nodes' in store ? store.nodes('master') : [store];
+      const keys = await Promise.all(masters.map((node) => node.keys(`${config.KEY_NAMESPACE}:{s*`)));
+      return keys.flat().sort();
+    },
     waitForTerminal(orderId, timeoutMs = 20_000) {
       return waitFor(
         async () => {

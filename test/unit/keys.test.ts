@@ -20,7 +20,11 @@ function keysOfShard(shard: number): string[] {
     `${keys.queuePrefix}:${keys.queueName}:${stepJobId(orderId, 'processing')}`,
     keys.jobLock(stepJobId(orderId, 'processing')),
     keys.order(orderId),
-    ...AWKWARD_USERS.flatMap((user) => [keys.userIndex(user), keys.idempotency(user, 'k:{1} 2')]),
+    ...AWKWARD_USERS.flatMap((user) => [
+      keys.userIndex(user),
+      keys.idempotency(user, 'k:{1} 2'),
+      keys.clientOrder(user, 'PO:7.1'),
+    ]),
   ];
 }
 
@@ -39,6 +43,11 @@ describe('when the keys of one shard are named', () => {
     expect(keys.jobLock('j1')).toBe(`${keys.queuePrefix}:${keys.queueName}:j1:lock`);
     expect(keys.queueKey('wait')).toBe(`${keys.queuePrefix}:${keys.queueName}:wait`);
     expect(keys.queuePrefix).toBe(`of:{${keys.tag}}`);
+  });
+
+  it("keeps two users' client order ids apart, even when the user id holds a colon", () => {
+    const keys = shardKeys(3, SHARDS);
+    expect(keys.clientOrder('a:b', 'c')).not.toBe(keys.clientOrder('a', 'b:c'));
   });
 
   it('keeps order ids verbatim in the order key', () => {

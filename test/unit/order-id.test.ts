@@ -1,6 +1,13 @@
 // Order ids: `<shard>-<ULID>`, parsed back to their shard, sorting by creation time within a shard.
 import { describe, expect, it } from 'vitest';
-import { newOrderId, orderIdFloor, shardOfOrderId, stepJobId, ulid } from '../../shared/order-id.js';
+import {
+  hasGeneratedIdForm,
+  newOrderId,
+  orderIdFloor,
+  shardOfOrderId,
+  stepJobId,
+  ulid,
+} from '../../shared/order-id.js';
 
 const CROCKFORD_26 = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -79,6 +86,20 @@ describe('shardOfOrderId', () => {
     expect(shardOfOrderId(id('12'), 12)).toBeNull();
     expect(shardOfOrderId(id('99'), 12)).toBeNull();
   });
+});
+
+describe('hasGeneratedIdForm', () => {
+  it('is true for a generated id, whatever its shard, so no client order id can take that form', () => {
+    expect(hasGeneratedIdForm(newOrderId(3))).toBe(true);
+    expect(hasGeneratedIdForm(`999-${ulid(T0)}`)).toBe(true);
+  });
+
+  it.each(['PO-1', '3-ABC', `3-${ulid(T0).toLowerCase()}`, `3:${ulid(T0)}`, ulid(T0)])(
+    'is false for %s',
+    (id) => {
+      expect(hasGeneratedIdForm(id)).toBe(false);
+    },
+  );
 });
 
 describe('orderIdFloor', () => {
