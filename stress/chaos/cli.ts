@@ -56,7 +56,8 @@ function parse(argv: string[]) {
   const kinds: readonly string[] = [...PROCESS_FAULTS, ...STORE_FAULTS];
   const faults = values.faults?.split(',').map((k) => k.trim());
   const unknown = faults?.filter((k) => !kinds.includes(k));
-  if (unknown?.length) throw new Error(`--faults: unknown ${unknown.join(', ')} (kinds: ${kinds.join(', ')})`);
+  if (unknown?.length)
+    throw new Error(`--faults: unknown ${unknown.join(', ')} (kinds: ${kinds.join(', ')})`);
   if (values.partitions) throw new Error('--partitions (ip netns) is not implemented yet');
   return {
     help: values.help === true,
