@@ -58,6 +58,12 @@ export interface LocalCluster {
   killSync(): void;
   killNode(port: number, signal?: NodeJS.Signals): Promise<void>;
   startNode(port: number): Promise<void>;
+  /**
+   * Starts the killed node at `port` once its slots are served by another node (its replica took
+   * over), so it rejoins as a replica, as a restart policy would bring it back. Started before
+   * the promotion, it would come back as master without the last writes its AOF had not synced.
+   */
+  rejoinWhenReplaced(port: number, timeoutMs?: number): Promise<void>;
 }
 
 export class LocalClusterError extends Error {
@@ -130,6 +136,15 @@ export function attachLocalCluster(opts: { ports: number[]; dir: string; log?: C
       const pid = await spawnNode(server, dir, port);
       await waitAnswering(cluster, [port]);
       log('redis node started', { port, pid });
+    },
+    async rejoinWhenReplaced(port, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while ((await cluster.status()).nodes.some((n) => n.port === port && n.slots.length > 0)) {
+        if (Date.now() > deadline)
+          throw new LocalClusterError(`no replica took over the slots of :${port} in ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      await cluster.startNode(port);
     },
   };
   return cluster;

@@ -17,6 +17,25 @@ import type { NodeGate } from './node-gate.js';
  */
 const SLOT_HANDED_OVER = new Error('a slot passed to a fetched job; stop waiting for another');
 
+/**
+ * The longest a Worker waits inside BullMQ's blocking wait: its block is at most 10 s, its watchdog
+ * fires 1 s later, and recovering the blocking connection takes a few seconds more.
+ */
+export const BLOCKING_WAIT_DEADLINE_MS = 15_000;
+
+/** BullMQ's blocking wait for the next job; private in its typings, called by its main loop. */
+type BlockingWait = (bclient: RedisClient, blockUntil: number) => Promise<number>;
+
+/** The Worker gave up a blocking wait that outlived its deadline, and looks for a job instead. */
+export class BlockingWaitAbandonedError extends Error {
+  constructor(queueName: string) {
+    super(
+      `the blocking wait of ${queueName} outlived ${BLOCKING_WAIT_DEADLINE_MS} ms; looking for a job without it`,
+    );
+    this.name = this.constructor.name;
+  }
+}
+
 export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
   readonly #gate: NodeGate;
   /** Slots this Worker holds for jobs that BullMQ has not yet passed to processJob. */
@@ -40,6 +59,36 @@ export class GatedWorker<D = unknown, R = unknown> extends Worker<D, R> {
     this.#gate = gate;
     // readonly in BullMQ's types only; read when each token is made (mainLoop), never cached.
     if (lockOwner) (this as { id: string }).id = lockOwner;
+    this.#boundBlockingWait();
+  }
+
+  /**
+   * BullMQ's blocking wait races BZPOPMIN against a watchdog; when that fires, it awaits the 'end'
+   * of its blocking Cluster client before reconnecting it. After a failover of the master it blocked
+   * on, BullMQ's own Cluster reconnect of that client runs under it, the 'end' never comes, and the
+   * wait never returns: the Worker, healthy in every other way, fetches no job of its queue again
+   * (the chaos run found every Worker of a shard, on every node, stuck so for minutes, the shard's
+   * orders `accepted` forever; test/integration/blocking-wait.test.ts). So each wait gets a
+   * deadline: past it, the Worker stops waiting and looks for a job, as after a block that timed out.
+   * The abandoned wait is left to settle by itself; its connection is reused by the next one.
+   */
+  #boundBlockingWait(): void {
+    const self = this as unknown as { waitForJob: BlockingWait };
+    if (typeof self.waitForJob !== 'function')
+      throw new Error('bullmq changed: Worker.waitForJob is gone; see workers/gated-worker.ts');
+    const blockingWait = self.waitForJob.bind(this);
+    self.waitForJob = (bclient, blockUntil) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiting = blockingWait(bclient, blockUntil);
+      const deadline = new Promise<number>((resolve) => {
+        timer = setTimeout(() => {
+          this.emit('error', new BlockingWaitAbandonedError(this.name));
+          resolve(0);
+        }, BLOCKING_WAIT_DEADLINE_MS);
+      });
+      waiting.catch((error: Error) => this.emit('error', error));
+      return Promise.race([waiting, deadline]).finally(() => clearTimeout(timer));
+    };
   }
 
   /**

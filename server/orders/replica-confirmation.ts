@@ -37,7 +37,7 @@ export function onlineReplicas(info: string): number {
  * covered. Under load one WAIT confirms many orders; alone, an order waits for one WAIT as before. The replica count is read
  * from each master's INFO replication in the background, not from CLUSTER SLOTS: Redis 7 leaves a
  * replica out of CLUSTER SLOTS until it has received data, so a fresh cluster looked replica-less.
- * A master that has no replica (say, just after a failover) is not waited on: there is nothing to wait for.
+ * A master that has no replica online (say, just after a failover) refuses the placement (503).
  */
 export function createReplicaConfirmation({
   config,
@@ -55,13 +55,11 @@ export function createReplicaConfirmation({
   const following = new Map<string, Promise<WaitReply>>();
 
   function sendWait(node: Redis, key: string): Promise<WaitReply> {
-    const wanted = Math.min(config.WAIT_REPLICAS, replicas.get(key) ?? 0);
-    const sent =
-      wanted === 0
-        ? Promise.resolve({ wanted, acked: 0 })
-        : node
-            .call('WAIT', wanted, config.WAIT_TIMEOUT_MS)
-            .then((acked) => ({ wanted, acked: Number(acked) }));
+    // At least one, even if a sample since masterOf found none online: then WAIT times out, a 503.
+    const wanted = Math.max(1, Math.min(config.WAIT_REPLICAS, replicas.get(key) ?? 0));
+    const sent = node
+      .call('WAIT', wanted, config.WAIT_TIMEOUT_MS)
+      .then((acked) => ({ wanted, acked: Number(acked) }));
     inFlight.set(key, sent);
     const clear = () => {
       if (inFlight.get(key) === sent) inFlight.delete(key);
@@ -96,14 +94,38 @@ export function createReplicaConfirmation({
     replicas = new Map(masters.map((node, i) => [address(node), counts[i]!]));
   }
 
-  /** The connection of `shard`'s master, and its address, when WAITing on it is needed at all. */
+  /** One INFO round at a time: callers that find no replica share the next sample. */
+  let sampling: Promise<void> | undefined;
+  function resample(): Promise<void> {
+    sampling ??= sample().finally(() => {
+      sampling = undefined;
+    });
+    return sampling;
+  }
+
+  /**
+   * The connection of `shard`'s master and its address; undefined when WAIT is off. A master with no
+   * replica online refuses: an order only the primary holds is lost by that primary's failover (the
+   * chaos run lost two 202s placed on a master promoted a moment before, before its old master had
+   * come back as its replica). The 503 names the key; once a replica is back, its retry is confirmed.
+   */
   async function masterOf(shard: number): Promise<{ node: Redis; key: string } | undefined> {
     if (!enabled) return undefined;
     const master = cluster.slots[keySlot(`{${keyspace.shard(shard).tag}}`)]?.[0];
     const node = master ? cluster.nodes('master').find((n) => address(n) === master) : undefined;
-    if (!node || !master) return undefined;
-    if (!replicas.has(master)) await sample();
-    if (Math.min(config.WAIT_REPLICAS, replicas.get(master) ?? 0) === 0) return undefined;
+    if (!node || !master) {
+      throw new StoreUnavailableError(
+        `the primary of shard ${shard} is not known (failing over?); retry with the same Idempotency-Key`,
+      );
+    }
+    // The background sample may predate a replica that just synced: look again before refusing.
+    if (!replicas.get(master)) await resample();
+    if (!replicas.get(master)) {
+      throw new StoreUnavailableError(
+        'the order is stored on the primary, which has no replica online to confirm it; ' +
+          'retry with the same Idempotency-Key to get the same order',
+      );
+    }
     return { node, key: master };
   }
 

@@ -43,7 +43,8 @@ export const failoverScenario: Scenario = {
       const killedAt = Date.now();
       await system.cluster.killNode(victimPort, 'SIGKILL');
       log(`killed master :${victimPort} (shards ${victimShards.join(', ')})`);
-      const load = await loading;
+      // Back once replaced, as a replica: until then its shards have no replica and answer 503.
+      const [load] = await Promise.all([loading, system.cluster.rejoinWhenReplaced(victimPort)]);
 
       const sorted = [...load.acks].sort((a, b) => a.at - b.at);
       const onVictim = (a: Ack) => victimShards.includes(shardOfOrderId(a.orderId, keyspace.shards) ?? -1);

@@ -42,15 +42,16 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/** The pid of the replica of the master that holds `user`'s shard. */
-async function replicaPidOf(user: string): Promise<number> {
+/** The replica (port and pid) of the master that holds `user`'s shard. */
+async function replicaOf(user: string): Promise<{ port: number; pid: number }> {
   const slot = keySlot(`{${a.keyspace.shard(shardOf(user, a.keyspace.shards)).tag}}`);
   const { nodes } = await cluster.status();
   const master = nodes.find((n) => n.role === 'master' && n.slots.some(([x, y]) => x <= slot && slot <= y));
   const replica = nodes.find((n) => n.role === 'replica' && n.masterPort === master?.port);
   if (!replica?.pid) throw new Error(`no replica serves slot ${slot}`);
-  return replica.pid;
+  return { port: replica.port, pid: replica.pid };
 }
+const replicaPidOf = async (user: string) => (await replicaOf(user)).pid;
 
 const ordersOf = async (user: string): Promise<Array<{ order_id: string }>> =>
   (await b.get(`/orders?user_id=${user}`)).body.orders;
@@ -102,6 +103,28 @@ describe('when a replica lags', () => {
     const replayed = await placeUntilAccepted(b, body, 'race-1');
     expect((await ordersOf(body.user_id)).map((o) => o.order_id)).toEqual([replayed.body.order_id]);
   });
+});
+
+describe("when the shard's master has no replica online", () => {
+  // The chaos run (seed hunt-1) lost two 202s: placed on a master promoted a moment before, with no
+  // replica yet, they were not waited on at all, and its own failover then dropped them.
+  it('answers 503 with the key instead of acknowledging an order only the primary holds', async () => {
+    const user = 'pf-no-replica';
+    const replica = await replicaOf(user);
+    await cluster.killNode(replica.port, 'SIGKILL');
+    try {
+      const res = await a.place({ user_id: user }, { 'idempotency-key': 'pf-no-replica-key' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('idempotency-key')).toBe('pf-no-replica-key');
+      expect(res.body.detail).toMatch(/replica/);
+    } finally {
+      await cluster.startNode(replica.port);
+    }
+    // Back and in sync, the replica confirms it: the same key then returns the one order.
+    const accepted = await placeUntilAccepted(a, { user_id: user }, 'pf-no-replica-key');
+    expect(accepted.headers.get('idempotent-replayed')).toBe('true');
+    expect(await ordersOf(user)).toHaveLength(1);
+  }, 60_000);
 });
 
 describe('when the key is bound and the record exists but its chain does not', () => {
