@@ -1,0 +1,163 @@
+// One trace per order: an API process and a worker node process export to a local OTLP/HTTP receiver;
+// the placement's span and the span of every step share one trace id, and the logs carry it. Also: the
+// protobuf protocol reaches the collector, a collector that hangs does not hold up an exit, and with no
+// endpoint nothing is traced.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { STEPS } from '../../shared/domain/order.js';
+import { redisNodes } from '../support/cluster.js';
+import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
+import { killAll, type ServiceProcess, spawnApi, spawnWorker } from '../support/processes.js';
+import { createTestSystem } from '../support/system.js';
+
+const system = createTestSystem();
+const services: ServiceProcess[] = [];
+const receivers: OtlpReceiver[] = [];
+const SERVER = 2; // SpanKind.SERVER as OTLP numbers it (SPAN_KIND_SERVER)
+const CONSUMER = 5;
+
+afterEach(async () => {
+  // The processes first: close() deletes the namespace, which a live node would write to again.
+  await killAll(services.splice(0));
+  await Promise.all(receivers.splice(0).map((r) => r.close()));
+});
+afterAll(() => system.close());
+
+/** What every process of this file is told: the test cluster, this file's namespace, quick steps. */
+function env(extra: Record<string, string> = {}) {
+  return {
+    REDIS_NODES: redisNodes(),
+    KEY_NAMESPACE: system.config.KEY_NAMESPACE,
+    STEP_MS: '50',
+    STEP_FAILURE_RATE: '0',
+    ...extra,
+  };
+}
+
+async function receiver(options?: Parameters<typeof startOtlpReceiver>[0]) {
+  const started = await startOtlpReceiver(options);
+  receivers.push(started);
+  return started;
+}
+
+/** SIGTERM, and the exit it led to: the shutdown flushes the spans still buffered. */
+async function stop(service: ServiceProcess) {
+  const since = Date.now();
+  service.signal('SIGTERM');
+  const { code } = await service.exited;
+  return { code, ms: Date.now() - since };
+}
+
+describe('with OTEL_EXPORTER_OTLP_ENDPOINT set (http/json)', () => {
+  it('puts the placement and the four steps of an order, run in two processes, in one trace', async () => {
+    const collector = await receiver();
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
+    const node = spawnWorker('trace-node', system.config, env(otel), services);
+    const [{ service: api, url }] = await Promise.all([
+      spawnApi('trace-api', env(otel), services),
+      node.waitForLog((l) => l.event === 'node-started', 60_000),
+    ]);
+
+    // The client's own trace: the placement continues it, so the trace id is known in advance.
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const clientSpanId = '00f067aa0ba902b7';
+    const res = await fetch(`${url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${clientSpanId}-01` },
+      body: JSON.stringify({ user_id: 'traced-user', items: [{ sku: 'A-1', qty: 1 }] }),
+    });
+    expect(res.status).toBe(202);
+    const { order_id: orderId, shard } = (await res.json()) as { order_id: string; shard: number };
+    expect((await system.waitForTerminal(orderId, 30_000)).status).toBe('completed');
+
+    expect((await stop(node)).code).toBe(0);
+    expect((await stop(api)).code).toBe(0);
+
+    const ofOrder = collector.spans.filter((s) => s.attributes['orderflow.order_id'] === orderId);
+    const placement = ofOrder.find((s) => s.service === 'orderflow-api');
+    expect(placement).toMatchObject({
+      traceId,
+      parentSpanId: clientSpanId,
+      name: 'POST /orders',
+      kind: SERVER,
+      attributes: {
+        'http.request.method': 'POST',
+        'http.route': '/orders',
+        'url.path': '/orders',
+        'http.response.status_code': 202,
+        'orderflow.shard': shard,
+      },
+    });
+    const steps = ofOrder.filter((s) => s.service === 'orderflow-worker');
+    expect(steps.map((s) => s.name)).toEqual(expect.arrayContaining(STEPS.map((step) => `step ${step}`)));
+    expect(steps).toHaveLength(STEPS.length);
+    for (const step of steps) {
+      expect(step).toMatchObject({
+        traceId,
+        parentSpanId: placement!.spanId,
+        kind: CONSUMER,
+        attributes: {
+          'orderflow.shard': shard,
+          'orderflow.step': step.name.slice('step '.length),
+          'orderflow.attempt': 1,
+          'orderflow.node_id': 'trace-node',
+          'orderflow.outcome': 'completed',
+        },
+      });
+    }
+
+    // Logs join the trace: the worker's lines of a step carry the trace id and that step's span id.
+    const started = node.logs.filter((l) => l.event === 'step-started' && l.order_id === orderId);
+    expect(started).toHaveLength(STEPS.length);
+    for (const line of started) {
+      expect(line.trace_id).toBe(traceId);
+      expect(steps.find((s) => s.attributes['orderflow.step'] === line.step)?.spanId).toBe(line.span_id);
+    }
+    const request = api.logs.find((l) => l.event === 'request' && l.order_id === orderId);
+    expect(request).toMatchObject({ trace_id: traceId, span_id: placement!.spanId });
+  }, 120_000);
+});
+
+describe('with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf', () => {
+  it('posts protobuf to <endpoint>/v1/traces', async () => {
+    const collector = await receiver();
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+    const { service: api, url } = await spawnApi('proto-api', env(otel), services);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect((await stop(api)).code).toBe(0);
+    expect(collector.requests.length).toBeGreaterThan(0);
+    for (const request of collector.requests) {
+      expect(request.contentType).toBe('application/x-protobuf');
+      expect(request.bytes).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
+
+describe('when the collector never answers', () => {
+  it('still exits 0 on SIGTERM, within a bounded time, dropping the buffered spans', async () => {
+    const collector = await receiver({ answer: false });
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url };
+    const { service: api, url } = await spawnApi('hung-collector-api', env(otel), services);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    const { code, ms } = await stop(api);
+    expect(code).toBe(0);
+    // The export's own timeout (2 s) or the shutdown's bound (5 s), plus the rest of the shutdown.
+    expect(ms).toBeLessThan(15_000);
+    expect(collector.requests.length).toBeGreaterThan(0);
+    expect(api.logs.find((l) => l.event === 'stopped')).toMatchObject({ clean: true });
+  }, 60_000);
+});
+
+describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('starts no tracing and writes no trace ids', async () => {
+    const { service: api, url } = await spawnApi('untraced-api', env(), services);
+    const res = await fetch(`${url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: 'untraced-user' }),
+    });
+    expect(res.status).toBe(202);
+    expect((await stop(api)).code).toBe(0);
+    expect(api.logs.some((l) => l.event === 'request')).toBe(true);
+    expect(api.logs.filter((l) => l.event === 'tracing-started' || 'trace_id' in l)).toEqual([]);
+  }, 60_000);
+});
