@@ -72,10 +72,14 @@ export function spansOf(body: unknown): ReceivedSpan[] {
 }
 
 /**
- * Starts a receiver on a free loopback port. `parse: false` only counts requests (a cheap sink for
- * benchmarks); `answer: false` reads requests and never answers them: a collector that hangs.
+ * Starts a receiver on loopback, on `port` (default: a free one). `parse: false` only counts requests
+ * (a cheap sink for benchmarks); `answer: false` reads requests and never answers: a collector that hangs.
  */
-export async function startOtlpReceiver({ parse = true, answer = true } = {}): Promise<OtlpReceiver> {
+export async function startOtlpReceiver({
+  parse = true,
+  answer = true,
+  port = 0,
+} = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: ReceivedRequest[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -98,10 +102,13 @@ export async function startOtlpReceiver({ parse = true, answer = true } = {}): P
       res.end(json ? '{}' : undefined);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     spans,
     requests,
     close: () =>
