@@ -2,13 +2,16 @@
 // the placement's span and the span of every step share one trace id, and the logs carry it. Also: the
 // protobuf protocol reaches the collector, a collector that hangs does not hold up an exit, and with no
 // endpoint nothing is traced.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { STEPS } from '../../shared/domain/order.js';
 import { redisNodes } from '../support/cluster.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
-import { killAll, type ServiceProcess, spawnApi, spawnWorker } from '../support/processes.js';
+import { baseEnv, killAll, type ServiceProcess, spawnApi, spawnWorker } from '../support/processes.js';
 import { createTestSystem } from '../support/system.js';
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const system = createTestSystem();
 const services: ServiceProcess[] = [];
 const receivers: OtlpReceiver[] = [];
@@ -147,7 +150,29 @@ describe('when the collector never answers', () => {
   }, 60_000);
 });
 
+/** The @opentelemetry packages a process loads with the API's and the nodes' modules and `env`. */
+function loadedPackages(extra: Record<string, string>): { traced: boolean; packages: string[] } {
+  const output = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', 'test/fixtures/loaded-otel-packages.ts'],
+    {
+      cwd: root,
+      env: { ...baseEnv(), ...extra },
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(output);
+}
+
 describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('loads no package of the SDK, only the API', () => {
+    expect(loadedPackages({})).toEqual({ traced: false, packages: ['@opentelemetry/api'] });
+    // The same check sees the SDK when it is loaded.
+    const on = loadedPackages({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(on.traced).toBe(true);
+    expect(on.packages).toEqual(expect.arrayContaining(['@opentelemetry/sdk-trace-node']));
+  }, 60_000);
+
   it('starts no tracing and writes no trace ids', async () => {
     const { service: api, url } = await spawnApi('untraced-api', env(), services);
     const res = await fetch(`${url}/orders`, {
