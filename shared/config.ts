@@ -119,6 +119,7 @@ export const configSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .string()
     .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL without query')
+    .refine((url) => URL.canParse(url), 'an http:// or https:// URL without query')
     .optional(),
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
   /** Default per process: `orderflow-api`, `orderflow-worker`. */

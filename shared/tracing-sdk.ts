@@ -89,7 +89,8 @@ export async function startSdk(
   logger.info({
     event: 'tracing-started',
     service_name: serviceName,
-    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    // The origin only: a URL may carry credentials (user:password@).
+    endpoint: new URL(config.OTEL_EXPORTER_OTLP_ENDPOINT!).origin,
     protocol: config.OTEL_EXPORTER_OTLP_PROTOCOL,
     sampler: config.OTEL_TRACES_SAMPLER,
   });

@@ -99,8 +99,8 @@ export async function inSpan<T>(
   outcome: { done?: (result: T) => Attributes; failed?: (error: unknown) => Attributes } = {},
 ): Promise<T> {
   if (!tracer) return fn();
-  const parent = options.parent ?? context.active();
-  return tracer.startActiveSpan(name, options, parent, async (span) => {
+  const { parent = context.active(), ...spanOptions } = options;
+  return tracer.startActiveSpan(name, spanOptions, parent, async (span) => {
     try {
       const result = await fn();
       if (outcome.done) span.setAttributes(outcome.done(result));

@@ -186,10 +186,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       // Every job of a chain is created at placement: a later step waited from its predecessor's end.
       const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
       const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
-      const before = current.order;
       current = await write(current, startStep(current.order, step, nodeId, now()));
-      // The runs this start write abandoned died without ending their spans: shown from the record.
-      if (tracer) traceAbandonedRuns(tracer, job, before.steps.find((s) => s.name === step)!.attempts);
+      // The runs this start write abandoned (still `running` in `record`, read before it) died without
+      // ending their spans: shown from the record.
+      if (tracer) traceAbandonedRuns(tracer, job, record.attempts);
       observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
       log.info({ event: 'step-started' });
       const ctx = contextOf('run', current.order, step, { nodeId, log, signal: stop.signal });

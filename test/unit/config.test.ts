@@ -158,6 +158,11 @@ describe('when a value is bad', () => {
       allowed: 'an http:// or https:// URL',
     },
     {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://[::1' },
+      name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      allowed: 'an http:// or https:// URL',
+    },
+    {
       env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
       name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
       allowed: '"http/json"',
