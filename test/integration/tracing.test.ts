@@ -1,14 +1,21 @@
 // One trace per order: an API process and a worker node process export to a local OTLP/HTTP receiver;
-// the placement's span and the span of every step share one trace id, and the logs carry it. Also: the
-// protobuf protocol reaches the collector, a collector that hangs does not hold up an exit, and with no
-// endpoint nothing is traced.
+// the placement's span and the span of every step share one trace id, and the logs carry it; a step
+// whose node is killed shows both runs. Also: the protobuf protocol reaches the collector, a collector
+// that hangs does not hold up an exit, and with no endpoint nothing is traced nor loaded.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { STEPS } from '../../shared/domain/order.js';
 import { redisNodes } from '../support/cluster.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
-import { baseEnv, killAll, type ServiceProcess, spawnApi, spawnWorker } from '../support/processes.js';
+import {
+  baseEnv,
+  killAll,
+  type LogLine,
+  type ServiceProcess,
+  spawnApi,
+  spawnWorker,
+} from '../support/processes.js';
 import { createTestSystem } from '../support/system.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,6 +124,57 @@ describe('with OTEL_EXPORTER_OTLP_ENDPOINT set (http/json)', () => {
     }
     const request = api.logs.find((l) => l.event === 'request' && l.order_id === orderId);
     expect(request).toMatchObject({ trace_id: traceId, span_id: placement!.spanId });
+  }, 120_000);
+});
+
+describe('when the node running a step is killed', () => {
+  it('shows both runs of the step in the trace: the dead one from the record, and the takeover', async () => {
+    const collector = await receiver();
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
+    // Steps long enough to kill a node inside one. Whether the registry or the lock's expiry hands the
+    // step over (the default LOCK_MS bounds both), the trace must show the same two runs.
+    const slow = { ...otel, STEP_MS: '2000' };
+    const nodes = ['node-x', 'node-y'].map((id) => spawnWorker(id, system.config, env(slow), services));
+    const [{ service: api, url }] = await Promise.all([
+      spawnApi('takeover-api', env(otel), services),
+      ...nodes.map((n) => n.waitForLog((l) => l.event === 'node-started', 60_000)),
+    ]);
+    const res = await fetch(`${url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: 'taken-over-user' }),
+    });
+    const { order_id: orderId } = (await res.json()) as { order_id: string };
+    const isFirstStart = (l: LogLine) => l.event === 'step-started' && l.order_id === orderId;
+    const victim = await Promise.race(nodes.map((n) => n.waitForLog(isFirstStart, 30_000).then(() => n)));
+    victim.signal('SIGKILL');
+    const survivor = nodes.find((n) => n !== victim)!;
+    expect((await system.waitForTerminal(orderId, 60_000)).status).toBe('completed');
+    expect((await stop(survivor)).code).toBe(0);
+    expect((await stop(api)).code).toBe(0);
+
+    const placement = collector.spans.find(
+      (s) => s.service === 'orderflow-api' && s.attributes['orderflow.order_id'] === orderId,
+    );
+    const runs = collector.spans.filter(
+      (s) => s.attributes['orderflow.order_id'] === orderId && s.name === 'step scheduling',
+    );
+    expect(runs.map((s) => [s.attributes['orderflow.node_id'], s.attributes['orderflow.outcome']])).toEqual(
+      expect.arrayContaining([
+        [victim.name, 'abandoned'],
+        [survivor.name, 'completed'],
+      ]),
+    );
+    expect(runs).toHaveLength(2);
+    for (const run of runs) {
+      expect(run.traceId).toBe(placement!.traceId);
+      expect(run.parentSpanId).toBe(placement!.spanId);
+      expect(run.service).toBe('orderflow-worker');
+    }
+    const dead = runs.find((s) => s.attributes['orderflow.outcome'] === 'abandoned')!;
+    expect(dead.attributes).toMatchObject({ 'orderflow.reconstructed': true, 'orderflow.attempt': 1 });
+    const taker = runs.find((s) => s.attributes['orderflow.outcome'] === 'completed')!;
+    expect(Number(taker.attributes['orderflow.attempt'])).toBeGreaterThan(1);
   }, 120_000);
 });
 
