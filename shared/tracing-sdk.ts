@@ -62,8 +62,10 @@ function diagLogger(logger: Logger): DiagLogger {
     (level: 'warn' | 'error') =>
     (message: string, ...args: unknown[]) => {
       const now = Date.now();
-      if (now - (lastLogged.get(message) ?? 0) < 60_000) return;
-      lastLogged.set(message, now);
+      // Counts in a message ("dropped 12 spans") do not make it another message.
+      const kind = message.replace(/\d+/g, 'N');
+      if (now - (lastLogged.get(kind) ?? 0) < 60_000) return;
+      lastLogged.set(kind, now);
       logger[level]({ event: 'tracing-diag', detail: args.map(String).join(' ') || undefined }, message);
     };
   const quiet = () => undefined;
