@@ -1,5 +1,6 @@
 // The API as a pure factory: every dependency comes in, nothing is opened or read at import.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Tracer } from '@opentelemetry/api';
 import type { MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { Config } from '../shared/config.js';
@@ -20,6 +21,7 @@ import { createHealthRoutes } from './routes/health.js';
 import { createNodeRoutes } from './routes/nodes.js';
 import { createOpsRoutes } from './routes/ops.js';
 import { createOrderRoutes } from './routes/orders.js';
+import { traceRequests } from './trace-requests.js';
 
 export interface AppDeps {
   config: Pick<Config, 'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS'>;
@@ -30,6 +32,8 @@ export interface AppDeps {
   logger: Logger;
   /** Node registry, shard queues, metrics and activity counts of the operations surfaces. */
   ops: Operations;
+  /** With tracing on: a server span per request. Absent: no request looks at tracing at all. */
+  tracer?: Tracer;
 }
 
 /**
@@ -70,9 +74,11 @@ function requestLog(logger: Logger): MiddlewareHandler {
 }
 
 /** The orderflow HTTP API. */
-export function createApp({ config, keyspace, store, orders, placement, logger, ops }: AppDeps) {
+export function createApp({ config, keyspace, store, orders, placement, logger, ops, tracer }: AppDeps) {
   const app = new OpenAPIHono();
   app.use(requestId());
+  // Outside the request log, so that its line is written under the request's span.
+  if (tracer) app.use(traceRequests(tracer));
   app.use(requestLog(logger));
   const deadline = readDeadline(); // one instance for every route: one count of overdue reads
   for (const path of STORE_READS) app.use(path, deadline);

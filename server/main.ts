@@ -1,11 +1,13 @@
 // The API process: wires config, store and app once, listens, and closes cleanly on SIGTERM/SIGINT.
 import { serve } from '@hono/node-server';
+import pkg from '../package.json' with { type: 'json' };
 import { loadConfig } from '../shared/config.js';
 import { createKeyspace } from '../shared/keys.js';
 import { createLogger } from '../shared/logger.js';
 import { createOrderStore } from '../shared/order-store.js';
 import { runMain, tellSupervisor } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
+import { startTracing } from '../shared/tracing.js';
 import { createApp } from './app.js';
 import { createOperations } from './operations.js';
 import { createBacklogMonitor } from './orders/backlog.js';
@@ -16,6 +18,8 @@ import { createReplicaConfirmation } from './orders/replica-confirmation.js';
 runMain('api', async ({ onShutdown }) => {
   const config = loadConfig();
   const logger = createLogger(config, { service: 'api' });
+  // Off (and the SDK not loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT names a collector.
+  const tracing = await startTracing(config, { serviceName: 'orderflow-api', version: pkg.version, logger });
   const store = createStore(config, { connectionName: 'orderflow-api' });
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
@@ -27,7 +31,7 @@ runMain('api', async ({ onShutdown }) => {
   replicas.start();
   const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
   const ops = createOperations({ config, keyspace, store, logger });
-  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
+  const app = createApp({ config, keyspace, store, orders, placement, logger, ops, tracer: tracing.tracer });
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
     logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` });
     // With PORT=0 the port is known only now; `npm start` prints its URLs from this.
@@ -41,5 +45,7 @@ runMain('api', async ({ onShutdown }) => {
   onShutdown('flow producer', () => producer.close());
   onShutdown('operations (board queues, activity counts)', () => ops.close());
   onShutdown('store', async () => void (await store.quit()));
+  // Last, so the spans of the requests answered while stopping go out too; bounded (shared/tracing-sdk.ts).
+  onShutdown('tracing (last spans)', () => tracing.shutdown());
   return logger;
 });

@@ -112,6 +112,32 @@ export const configSchema = z.object({
   BACKLOG_LIMIT: int(1, 100_000_000).default(200_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: flag.default(false),
+  // OpenTelemetry's standard variables (shared/tracing.ts). Without an endpoint tracing is off and the
+  // SDK is never loaded. Only the OTLP/HTTP protocols: every collector takes them, and gRPC would add
+  // @grpc/grpc-js, a large client, for no span that HTTP cannot carry.
+  /** OTLP/HTTP base URL of a collector; `/v1/traces` is appended, as the specification says. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http:// or https:// URL without query')
+    .refine((url) => URL.canParse(url), 'an http:// or https:// URL without query')
+    .optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  /** Default per process: `orderflow-api`, `orderflow-worker`. */
+  OTEL_SERVICE_NAME: z.string().min(1).max(256).optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  /** The ratio of the `traceidratio` samplers (the specification's default: 1). */
+  OTEL_TRACES_SAMPLER_ARG: fraction.default(1),
+  /** `true` turns tracing off even with an endpoint set. */
+  OTEL_SDK_DISABLED: flag.default(false),
 });
 
 export type Config = z.infer<typeof configSchema> & { NODE_ID: string };

@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { type Logger, pino } from 'pino';
 import type { Config } from './config.js';
+import { activeSpanFields, tracingEnabled } from './tracing.js';
 
 export type { Logger };
 
@@ -18,9 +19,13 @@ function prettyTarget(): string | undefined {
   }
 }
 
-/** A logger for one process; `bindings` (service, node_id, ...) appear on every line. */
+/**
+ * A logger for one process; `bindings` (service, node_id, ...) appear on every line. With tracing on,
+ * a line written under a span carries its `trace_id` and `span_id`; with it off, no line looks for one.
+ */
 export function createLogger(
-  config: Pick<Config, 'LOG_LEVEL' | 'LOG_PRETTY'>,
+  config: Pick<Config, 'LOG_LEVEL' | 'LOG_PRETTY'> &
+    Partial<Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SDK_DISABLED'>>,
   bindings: Record<string, unknown> = {},
 ): Logger {
   const options = {
@@ -28,6 +33,7 @@ export function createLogger(
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
+    ...(tracingEnabled(config) ? { mixin: activeSpanFields } : {}),
   };
   const pretty = config.LOG_PRETTY ? prettyTarget() : undefined;
   if (pretty) return pino({ ...options, transport: { target: pretty, options: { colorize: true } } });

@@ -5,6 +5,7 @@ import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { runMain } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
+import { startTracing } from '../shared/tracing.js';
 import { createNodeHealthApp } from './health-server.js';
 import { createNodeTelemetry } from './node-metrics.js';
 import { testFailuresFromEnv } from './steps/test-failures.js';
@@ -14,6 +15,12 @@ import { createWorkerNode } from './worker-node.js';
 runMain('worker', async ({ onShutdown, shutdown }) => {
   const config = loadConfig();
   const logger = createLogger(config, { service: 'worker' });
+  // Off (and the SDK not loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT names a collector.
+  const tracing = await startTracing(config, {
+    serviceName: 'orderflow-worker',
+    version: pkg.version,
+    logger,
+  });
   // Named per run, not per NODE_ID: a supervisor restarts a dead node under the same id at once, and
   // the survivors must still see the dead run's connections gone (workers/takeover.ts).
   const instance = newInstance(config.NODE_ID);
@@ -36,6 +43,7 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     instance,
     connectionName,
     observer: telemetry.observer,
+    tracer: tracing.tracer,
     onHeartbeat: telemetry.onHeartbeat,
     onDrainRequested: () => void shutdown('drain requested'),
   });
@@ -60,5 +68,7 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
   onShutdown('worker node', () => node.close());
   onShutdown('metrics (last counts)', () => telemetry.flush());
   onShutdown('store', async () => void (await store.quit()));
+  // Last, so the spans of the steps finished while draining go out too; bounded (shared/tracing-sdk.ts).
+  onShutdown('tracing (last spans)', () => tracing.shutdown());
   return logger;
 });

@@ -1,5 +1,6 @@
 // Runs one step of an order under its BullMQ lock, every record write fenced by that lock. The
 // step's work is its handler's (workers/steps/): this file knows the saga, not what a step does.
+import type { Tracer } from '@opentelemetry/api';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
 import { completeStep, erroredRun, failStep, planStep, startStep } from '../shared/domain/transitions.js';
@@ -8,6 +9,7 @@ import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
 import { createRecentRecords, createRunWriter, LockLostError, StaleRecordError } from './run-writer.js';
 import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
+import { traceAbandonedRuns, traceStepRun } from './step-spans.js';
 import type { StepHandlers } from './steps/contract.js';
 import { contextOf, endsRun, follow, invoke } from './steps/invoke.js';
 
@@ -41,6 +43,8 @@ export interface StepProcessorDeps {
   now?: () => Date;
   /** Records kept for the next step of the same order (0: always read from the store). */
   recentRecords?: number;
+  /** With tracing on: a span per run and per undo (workers/step-spans.ts). Absent: none is started. */
+  tracer?: Tracer;
 }
 
 export interface StepResult {
@@ -50,7 +54,7 @@ export interface StepResult {
 
 /** The BullMQ processor of every step queue of a node. */
 export function createStepProcessor(deps: StepProcessorDeps) {
-  const { orders, nodeId, handlers, observer = {} } = deps;
+  const { orders, nodeId, handlers, observer = {}, tracer } = deps;
   const now = deps.now ?? (() => new Date());
   const recent = createRecentRecords(deps.recentRecords ?? 1000);
 
@@ -60,17 +64,20 @@ export function createStepProcessor(deps: StepProcessorDeps) {
     token?: string,
     jobSignal?: AbortSignal,
   ): Promise<StepResult> {
-    // One signal per run of the job, across the re-read below: a handler stops when it aborts.
-    const stop = new AbortController();
-    const unfollow = follow(jobSignal, stop, job.id!);
-    try {
-      return await runStep(job, token, stop, true);
-    } catch (error) {
-      if (error instanceof StaleRecordError) return runStep(job, token, stop, false);
-      throw error;
-    } finally {
-      unfollow();
-    }
+    const run = async () => {
+      // One signal per run of the job, across the re-read below: a handler stops when it aborts.
+      const stop = new AbortController();
+      const unfollow = follow(jobSignal, stop, job.id!);
+      try {
+        return await runStep(job, token, stop, true);
+      } catch (error) {
+        if (error instanceof StaleRecordError) return runStep(job, token, stop, false);
+        throw error;
+      } finally {
+        unfollow();
+      }
+    };
+    return tracer ? traceStepRun(tracer, job, nodeId, run) : run();
   };
 
   async function runStep(
@@ -121,6 +128,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       handlers,
       signal: stop.signal,
       maxRollbackCrashes: deps.maxRollbackCrashes ?? deps.maxStepCrashes,
+      tracer,
     };
 
     const failAndRollBack = async (current: VersionedOrder, reason: string, startedAt: number) => {
@@ -179,6 +187,9 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
       const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
       current = await write(current, startStep(current.order, step, nodeId, now()));
+      // The runs this start write abandoned (still `running` in `record`, read before it) died without
+      // ending their spans: shown from the record.
+      if (tracer) traceAbandonedRuns(tracer, job, record.attempts);
       observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
       log.info({ event: 'step-started' });
       const ctx = contextOf('run', current.order, step, { nodeId, log, signal: stop.signal });

@@ -1,6 +1,7 @@
 // The saga's rollback of a failed step: undo the completed steps in reverse order, each as a fenced
 // record change around its handler's `compensate`, resume the undo of a run that died, and give up
 // once too many runs were lost or an undo is refused for good.
+import type { Tracer } from '@opentelemetry/api';
 import { UnrecoverableError } from 'bullmq';
 import type { StepName } from '../shared/domain/order.js';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../shared/domain/transitions.js';
 import type { Logger } from '../shared/logger.js';
 import type { VersionedOrder } from '../shared/order-store.js';
+import { inSpan } from '../shared/tracing.js';
 import type { RunWriter } from './run-writer.js';
 import type { StepObserver } from './step-processor.js';
 import type { StepHandlers } from './steps/contract.js';
@@ -31,6 +33,8 @@ export interface RollbackRun {
   signal: AbortSignal;
   /** Runs of the rollback lost to dead nodes before it is given up. */
   maxRollbackCrashes: number;
+  /** With tracing on: a span per undo, a child of the failed step's run. */
+  tracer?: Tracer;
 }
 
 /** Undoes every completed step of the order, newest first, then ends it failed; always throws. */
@@ -39,7 +43,20 @@ export async function rollBack(run: RollbackRun, current: VersionedOrder): Promi
     current = await run.write(current, startCompensation(current.order, undo, run.nodeId, run.now()));
     run.log.info({ event: 'compensation-started', compensated_step: undo });
     const ctx = contextOf('compensate', current.order, undo, run);
-    const refused = await invoke(() => run.handlers[undo].compensate(ctx), run.signal);
+    const attributes = {
+      'orderflow.order_id': current.order.order_id,
+      'orderflow.shard': current.order.shard,
+      'orderflow.step': undo,
+      'orderflow.failed_step': run.step,
+      'orderflow.node_id': run.nodeId,
+    };
+    const refused = await inSpan(
+      run.tracer,
+      `compensate ${undo}`,
+      { attributes },
+      () => invoke(() => run.handlers[undo].compensate(ctx), run.signal),
+      { done: (refusal) => ({ 'orderflow.outcome': refusal === null ? 'compensated' : 'refused' }) },
+    );
     // Retrying an undo that is refused for good would loop (BullMQ's attempts, then every reconciler
     // pass): the order ends failed instead, what is still in effect named for an operator.
     if (refused !== null) return giveUp(run, current, `undo of ${undo} refused: ${refused}`);

@@ -1,5 +1,6 @@
 // A worker node: one gated BullMQ Worker per shard queue, sharing one node-wide gate of slots.
 import { hostname } from 'node:os';
+import type { Tracer } from '@opentelemetry/api';
 import type { Job } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createKeyspace } from '../shared/keys.js';
@@ -61,6 +62,8 @@ export interface WorkerNodeDeps {
   instance?: string;
   /** The name of `store`'s connections, which CLIENT LIST shows while the process lives. */
   connectionName?: string;
+  /** With tracing on: a span per run of a step and per undo, in the order's trace. */
+  tracer?: Tracer;
 }
 
 /** Counters of what this node did since it started. */
@@ -95,6 +98,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     maxStepCrashes: config.MAX_STEP_CRASHES,
     logger: log,
     observer: stepObserver,
+    tracer: deps.tracer,
   });
   // Ends the orders whose chain stopped without ending the record (see reconciler.ts).
   const reconciler = createReconciler({

@@ -8,6 +8,7 @@ import { newOrderId, stepJobId } from '../../shared/order-id.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { shardOf } from '../../shared/sharding.js';
 import { withTimeout } from '../../shared/store.js';
+import { activeTraceCarrier } from '../../shared/tracing.js';
 import { BacklogFullError, IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
 import { isRetryable } from '../retryable.js';
 import type { BacklogMonitor } from './backlog.js';
@@ -106,9 +107,9 @@ export function createPlacement({
       order = stored?.order ?? newOrder(boundId, shard, request, new Date());
     }
     signal.throwIfAborted();
-    await producer.addWith(orderFlow(order, keyspace.shard(shard)), (multi) =>
-      orders.queueCreate(multi, order),
-    );
+    // The request's trace goes with every step (empty with tracing off): docs/adr/0019.
+    const flow = orderFlow(order, keyspace.shard(shard), activeTraceCarrier());
+    await producer.addWith(flow, (multi) => orders.queueCreate(multi, order));
     signal.throwIfAborted();
     // With a bound key the MULTI may have found all of it written by another connection already.
     await (bound ? replicas?.confirmRead(shard) : replicas?.confirm(shard));

@@ -7,6 +7,7 @@ import type { BenchSystem } from '../harness/bench-system.js';
 import { startBenchSystem } from '../harness/bench-system.js';
 import { type DrainTiming, timeDrain } from '../harness/drain.js';
 import { fixed, placeLoad } from '../harness/load.js';
+import { cpuSecondsOf } from '../harness/rss.js';
 import type { Scenario } from '../harness/scenario.js';
 import {
   type CommandCost,
@@ -43,18 +44,35 @@ async function addChains(system: BenchSystem, ns: string, orders: number): Promi
 
 const ordersPerS = (jobsPerS: number | null) => (jobsPerS === null ? null : jobsPerS / STEPS);
 
-/** The store's cost of `drain`: masters' CPU and per-command calls and time over it. */
-async function measureStore(system: BenchSystem, drain: () => Promise<DrainTiming>) {
-  const [cpu, commands] = await Promise.all([
+/** The CPU seconds `pids` have used so far, together; null when one is unreadable. */
+async function cpuOf(pids: number[]): Promise<number | null> {
+  const each = await Promise.all(pids.map((pid) => cpuSecondsOf(pid)));
+  return each.some((s) => s === null) ? null : each.reduce<number>((sum, s) => sum + s!, 0);
+}
+
+/**
+ * The cost of `drain`: masters' CPU and per-command calls and time over it, and the CPU of the
+ * processes `pids` (the side's worker processes) over it: steadier than its rate on a shared machine.
+ */
+async function measureStore(system: BenchSystem, pids: number[], drain: () => Promise<DrainTiming>) {
+  const [cpu, commands, nodesCpu] = await Promise.all([
     mastersCpuSeconds(system.cluster),
     mastersCommandStats(system.cluster),
+    cpuOf(pids),
   ]);
   const timing = await drain();
-  const [cpuAfter, commandsAfter] = await Promise.all([
+  const [cpuAfter, commandsAfter, nodesCpuAfter] = await Promise.all([
     mastersCpuSeconds(system.cluster),
     mastersCommandStats(system.cluster),
+    cpuOf(pids),
   ]);
-  return { timing, storeMs: (cpuAfter - cpu) * 1000, commands: commandCostDelta(commands, commandsAfter) };
+  const nodesMs = nodesCpu === null || nodesCpuAfter === null ? null : (nodesCpuAfter - nodesCpu) * 1000;
+  return {
+    timing,
+    storeMs: (cpuAfter - cpu) * 1000,
+    nodesMs,
+    commands: commandCostDelta(commands, commandsAfter),
+  };
 }
 
 /** Rows of the costliest commands of either side, per order: calls and µs for each side. */
@@ -93,8 +111,10 @@ export const pipelineScenario: Scenario = {
         placeLoad(api.url, { orders, concurrency: 50 }),
       ]);
       log(`orderflow: ${load.ids.length} orders placed on paused queues; resuming`);
-      const a = await measureStore(system, () =>
-        timeDrain(system.store, ksA, load.ids.length * STEPS, timeoutMs),
+      const a = await measureStore(
+        system,
+        nodes.map((n) => n.pid),
+        () => timeDrain(system.store, ksA, load.ids.length * STEPS, timeoutMs),
       );
       const { timing: of, storeMs: storeMsA } = a;
       const { orders: records } = await readRecords(system.store, ksA, load.ids);
@@ -112,8 +132,10 @@ export const pipelineScenario: Scenario = {
         { prefix: 'raw', entry: 'stress/baselines/raw-step-workers.ts' },
       );
       await addChains(system, nsB, load.ids.length);
-      const b = await measureStore(system, () =>
-        timeDrain(system.store, ksB, load.ids.length * STEPS, timeoutMs),
+      const b = await measureStore(
+        system,
+        raw.map((n) => n.pid),
+        () => timeDrain(system.store, ksB, load.ids.length * STEPS, timeoutMs),
       );
       const { timing: base, storeMs: storeMsB } = b;
       await Promise.all(raw.map((p) => p.stop()));
@@ -122,13 +144,14 @@ export const pipelineScenario: Scenario = {
       const steadyA = ordersPerS(of.steady_jobs_per_s);
       const steadyB = ordersPerS(base.steady_jobs_per_s);
       const ratio = steadyA !== null && steadyB ? steadyA / steadyB : null;
-      const row = (name: string, t: DrainTiming, storeMs: number) => [
+      const row = (name: string, t: DrainTiming, storeMs: number, nodesMs: number | null) => [
         name,
         `${t.done / STEPS} / ${t.jobs / STEPS}`,
         fixed(t.seconds, 2),
         fixed(ordersPerS(t.overall_jobs_per_s)),
         fixed(ordersPerS(t.steady_jobs_per_s)),
         fixed(storeMs / (t.done / STEPS), 3),
+        nodesMs === null ? '–' : fixed(nodesMs / (t.done / STEPS), 3),
       ];
       return {
         headline: {
@@ -149,8 +172,12 @@ export const pipelineScenario: Scenario = {
               'orders/s overall',
               'orders/s steady',
               'masters CPU ms per order',
+              'worker processes CPU ms per order',
             ],
-            rows: [row('orderflow worker nodes', of, storeMsA), row('raw BullMQ Workers', base, storeMsB)],
+            rows: [
+              row('orderflow worker nodes', of, storeMsA, a.nodesMs),
+              row('raw BullMQ Workers', base, storeMsB, b.nodesMs),
+            ],
           },
           {
             title: 'Store commands per order over each drain (masters, INFO commandstats), costliest first',
@@ -163,10 +190,12 @@ export const pipelineScenario: Scenario = {
           "orderflow steps make two fenced writes each (start, complete), read the record only when the node has no copy of its own last write (an order's first step on that node), and log two lines; raw steps do nothing. Per step orderflow makes three round trips to the store (start, complete, BullMQ's move) where raw BullMQ makes one.",
           'The queues are paused while loading, so start-up and placement do not count; time runs from resume to the last completion.',
           "Masters' CPU (INFO cpu, user + sys) over each drain, per order: what each side costs the store; replicas spend about as much again applying it.",
+          "Worker processes' CPU (user + sys, /proc) over each drain, per order: what each side's processes spend, steadier than the rate on a shared machine.",
           `orderflow records completed: ${completed} of ${load.ids.length}.`,
         ],
         data: {
           orders: load.ids.length,
+          nodes_cpu_ms: { orderflow: a.nodesMs, baseline: b.nodesMs },
           orderflow: of,
           baseline: base,
           completed,

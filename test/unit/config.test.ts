@@ -1,6 +1,7 @@
 // loadConfig: defaults, overrides, empty-as-unset, flags, and errors that name every bad variable.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configSchema, type Env, loadConfig } from '../../shared/config.js';
+import { tracingEnabled } from '../../shared/tracing.js';
 
 /** The ConfigError that loadConfig throws for `env`; fails the test when it does not throw one. */
 function configErrorOf(env: Env): ConfigError {
@@ -151,6 +152,27 @@ describe('when a value is bad', () => {
     { env: { LOG_LEVEL: 'loud' }, name: 'LOG_LEVEL', allowed: '"silent"' },
     { env: { NODE_ID: 'has space' }, name: 'NODE_ID', allowed: 'letters, digits' },
     { env: { ADMIN_TOKEN: 'short' }, name: 'ADMIN_TOKEN', allowed: 'at least 8' },
+    {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' },
+      name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      allowed: 'an http:// or https:// URL',
+    },
+    {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://[::1' },
+      name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      allowed: 'an http:// or https:// URL',
+    },
+    {
+      env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+      allowed: '"http/json"',
+    },
+    { env: { OTEL_TRACES_SAMPLER: 'sometimes' }, name: 'OTEL_TRACES_SAMPLER', allowed: '"traceidratio"' },
+    {
+      env: { OTEL_TRACES_SAMPLER_ARG: '1.5' },
+      name: 'OTEL_TRACES_SAMPLER_ARG',
+      allowed: 'a number from 0 to 1',
+    },
   ])('throws a ConfigError naming $name and what it allows ($allowed)', ({ env, name, allowed }) => {
     const error = configErrorOf(env);
     expect(error.name).toBe('ConfigError');
@@ -189,5 +211,24 @@ describe('when a number is written loosely', () => {
 
   it('accepts surrounding spaces around a valid value', () => {
     expect(loadConfig({ SHARDS: ' 16 ' }).SHARDS).toBe(16);
+  });
+});
+
+describe('when tracing is configured', () => {
+  it('is off without an endpoint, with the standard defaults for the rest', () => {
+    const config = loadConfig({});
+    expect(tracingEnabled(config)).toBe(false);
+    expect(config).toMatchObject({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      OTEL_TRACES_SAMPLER_ARG: 1,
+    });
+  });
+
+  it('is on with an endpoint, unless OTEL_SDK_DISABLED says otherwise', () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    expect(tracingEnabled(loadConfig(endpoint))).toBe(true);
+    expect(tracingEnabled(loadConfig({ ...endpoint, OTEL_SDK_DISABLED: 'true' }))).toBe(false);
+    expect(tracingEnabled(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }))).toBe(false);
   });
 });
