@@ -4,7 +4,7 @@ import type { Job } from 'bullmq';
 import type { Config } from '../shared/config.js';
 import { createKeyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { createNodeRegistry, type NodeStats } from '../shared/node-registry.js';
+import { createNodeRegistry, type NodeStats, registryTtlMs } from '../shared/node-registry.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import { parseStepJobId } from '../shared/order-id.js';
 import { createOrderStore } from '../shared/order-store.js';
@@ -77,7 +77,9 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
   const log = logger.child({ node_id: config.NODE_ID });
   const gate = new NodeGate(config.WORKER_CONCURRENCY);
   const counters: NodeCounters = { processed: 0, failed: 0, lockLost: 0, stalledRecovered: 0 };
-  const registry = createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS });
+  const registry = createNodeRegistry(store, config.KEY_NAMESPACE, {
+    ttlMs: registryTtlMs(config.HEARTBEAT_MS),
+  });
   const startedAt = new Date().toISOString();
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   const stepObserver: StepObserver = {
