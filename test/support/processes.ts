@@ -1,12 +1,10 @@
 // Real orderflow processes for fault-tolerance tests: spawned by pid, signalled by pid, logs captured.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { isPortFree } from '../../scripts/redis-process.js';
+import { parseLogLine, readLines } from '../../scripts/kit/lines.js';
+import { findFreePort } from '../../scripts/kit/ports.js';
+import { spawnTsx } from '../../scripts/kit/spawn.js';
 import type { Config } from '../../shared/config.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * The only variables a child takes from this process: what node and tsx need to run. PATH for
@@ -55,51 +53,33 @@ export function spawnService(
   entry: 'server/main.ts' | 'workers/main.ts',
   env: ServiceEnv,
 ): ServiceProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: root,
+  const { child, pid, exited, signal } = spawnTsx(entry, {
     env: { ...baseEnv(), LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (child.pid === undefined) throw new Error(`could not start ${name}`);
   const logs: LogLine[] = [];
   const listeners = new Set<(line: LogLine | null) => void>();
-  let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const text of lines) {
-      try {
-        const line = JSON.parse(text) as LogLine;
-        logs.push(line);
-        for (const listener of listeners) listener(line);
-      } catch {
-        // not a log line (a stack trace of a crash, say): kept out of the structured logs
-      }
-    }
+  // Lines that are not log lines (a stack trace of a crash, say) are kept out of the structured logs.
+  readLines(child.stdout!, (text) => {
+    const line = parseLogLine<LogLine>(text);
+    if (!line) return;
+    logs.push(line);
+    for (const listener of listeners) listener(line);
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  // 'close', not 'exit': only then has every line the process wrote been read, so a caller that
-  // looks at the logs or stderr after `exited` (an EADDRINUSE, a last log line) sees all of it.
   let ended = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => {
-      ended = true;
-      for (const listener of listeners) listener(null);
-      resolve({ code, signal });
-    }),
-  );
+  void exited.then(() => {
+    ended = true;
+    for (const listener of listeners) listener(null);
+  });
   const service: ServiceProcess = {
     name,
-    pid: child.pid,
+    pid,
     logs,
     exited,
-    signal: (signal) => {
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
-    },
+    signal,
     waitForLog(match, timeoutMs = 30_000) {
       const found = logs.find(match);
       if (found) return Promise.resolve(found);
@@ -155,18 +135,7 @@ export class PortTakenError extends Error {
 
 // Below Linux's ephemeral range (32768+), where any outgoing connection could take the port, and
 // clear of the test clusters' ports (18000-22700) and their bus ports (28000-32700).
-const CANDIDATE_PORTS = { from: 23_000, to: 28_000 };
-
-/** A port that is free now in CANDIDATE_PORTS: only a candidate, since it can be taken before the child binds it. */
-async function candidatePort(): Promise<number> {
-  const span = CANDIDATE_PORTS.to - CANDIDATE_PORTS.from;
-  const first = Math.floor(Math.random() * span);
-  for (let i = 0; i < span; i++) {
-    const port = CANDIDATE_PORTS.from + ((first + i) % span);
-    if (await isPortFree(port)) return port;
-  }
-  throw new Error(`no free port in ${CANDIDATE_PORTS.from}-${CANDIDATE_PORTS.to}`);
-}
+const CANDIDATE_PORTS = { from: 23_000, to: 28_000, random: true };
 
 /**
  * For a child that must be given a fixed port (a worker's NODE_PORT: there 0 turns the probe off):
@@ -174,7 +143,7 @@ async function candidatePort(): Promise<number> {
  */
 export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const port = await candidatePort();
+    const port = await findFreePort(CANDIDATE_PORTS);
     try {
       return await start(port);
     } catch (error) {

@@ -2,6 +2,7 @@
 // each test run under its own key namespace on the shared test cluster, deleted again by close().
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
+import { waitUntil } from '../../scripts/kit/wait.js';
 import type { Operations } from '../../server/operations.js';
 import type { BacklogMonitor } from '../../server/orders/backlog.js';
 import { type ApiRuntime, type ApiRuntimeOptions, createApiRuntime } from '../../server/runtime.js';
@@ -67,19 +68,9 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
-/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-  what = 'condition',
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** Polls `check` every 25 ms until it returns a value (scripts/kit/wait.ts); an error of `check` ends the wait. */
+export function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition') {
+  return waitUntil(what, check, timeoutMs, { everyMs: 25, retryErrors: false });
 }
 
 const UNLINK_BATCH = 500;
