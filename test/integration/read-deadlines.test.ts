@@ -4,10 +4,9 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readinessProblems } from '../../scripts/cluster-status.js';
 import { DEFAULT_DATA_ROOT, type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
 import { MAX_OVERDUE_READS, READ_DEADLINE_MS } from '../../server/read-deadline.js';
-import { signalAll } from '../support/cluster.js';
+import { resumeStore, signalAll } from '../support/cluster.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 /** Scheduling slack on two shared cores; far below the forever a read waited before. */
@@ -105,14 +104,9 @@ describe('when the store stops answering', () => {
   });
 
   it('answers 200 on every route again once the store is back', async () => {
-    signalAll(stopped, 'SIGCONT');
-    stopped = [];
     // The nodes may fail a master over on waking (a ping sent before the stop looks overdue).
-    await waitFor(
-      async () => (readinessProblems(await cluster.status()).length === 0 ? true : undefined),
-      30_000,
-      'the cluster to serve every slot again',
-    );
+    await resumeStore(cluster, stopped, 30_000);
+    stopped = [];
     for (const route of routes) {
       await waitFor(
         async () => ((await system.app.request(route)).status === 200 ? true : undefined),
