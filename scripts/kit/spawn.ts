@@ -7,14 +7,36 @@ import { fileURLToPath } from 'node:url';
 /** The repository root, where every entry path is resolved and every child runs by default. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * The only variables a child takes from this process: what node and tsx need to run. PATH for
+ * anything they look up, HOME, and TMPDIR because tsx keeps its compile cache under the temp dir
+ * (a child that looked elsewhere would compile everything cold). Nothing that configures orderflow
+ * (a developer's STEP_FAILURE_RATE, LOCK_MS or WAIT_REPLICAS, the REDIS_NODES a test setup
+ * exports) and no NODE_OPTIONS (vitest's, a debugger's) reaches a child unasked.
+ */
+const INHERITED = ['PATH', 'HOME', 'TMPDIR'] as const;
+
+/** The inherited basics of every child's environment, without anything that configures orderflow. */
+export function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
 export type ChildExit = { code: number | null; signal: NodeJS.Signals | null };
 
 export interface TsxOptions {
   /** The child's whole environment: nothing else is inherited. */
   env: Record<string, string | undefined>;
   cwd?: string;
-  /** `pipe` (default): the caller must read `child.stdout` and `child.stderr` to their end; `inherit`: they are this process's. */
-  output?: 'pipe' | 'inherit';
+  /**
+   * `pipe` (default): the caller must read `child.stdout` and `child.stderr` to their end; `inherit`:
+   * they are this process's; a file descriptor: both go straight to that file.
+   */
+  output?: 'pipe' | 'inherit' | number;
   /** An IPC channel, for `tellSupervisor` and for the child to notice this process died. */
   ipc?: boolean;
   /** A process group of its own, so a signal to this process's group does not reach it. */

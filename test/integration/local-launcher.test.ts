@@ -6,11 +6,11 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readLines } from '../../scripts/kit/lines.js';
+import { baseEnv } from '../../scripts/kit/spawn.js';
 import { localClusterPaths, stopLocalCluster } from '../../scripts/local-cluster.js';
 import { findFreeBasePort, findNodesInDir, readPid, terminate } from '../../scripts/redis-process.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
 import { expectCleanHistory } from '../support/history.js';
-import { baseEnv } from '../support/processes.js';
 import { waitFor } from '../support/system.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

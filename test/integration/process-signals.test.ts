@@ -2,8 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readLines } from '../../scripts/kit/lines.js';
-import { type ChildExit, spawnTsx } from '../../scripts/kit/spawn.js';
-import { baseEnv } from '../support/processes.js';
+import { baseEnv, type ChildExit, spawnTsx } from '../../scripts/kit/spawn.js';
 
 interface Run {
   child: ChildProcess;

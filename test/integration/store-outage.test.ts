@@ -5,14 +5,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_ROOT, type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
 import { resumeStore, signalAll } from '../support/cluster.js';
-import {
-  killAll,
-  type ServiceProcess,
-  spawnApi,
-  spawnWorkerWithProbe,
-  uniqueNamespace,
-} from '../support/processes.js';
+import { killAll, type ServiceProcess, spawnApi, uniqueNamespace } from '../support/processes.js';
 import { waitFor } from '../support/system.js';
+import { spawnWorkerWithProbe } from '../support/worker-probe.js';
 
 let cluster: LocalCluster;
 const clusterRoot = path.join(DEFAULT_DATA_ROOT, `outage-${process.pid}`);
