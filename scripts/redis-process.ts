@@ -2,9 +2,9 @@
 import { spawn } from 'node:child_process';
 import { constants, readFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findFreePort, isPortFree } from './kit/ports.js';
 
 /** The one-line answer to "why did `npm start` / `npm test` stop": what to install or point at. */
 export class RedisServerNotFoundError extends Error {
@@ -201,15 +201,6 @@ export async function terminate(pids: number[], graceMs = 5_000): Promise<void> 
   await waitForExit(stubborn, 2_000);
 }
 
-/** Whether 127.0.0.1:port can be bound right now (the real test; a connect probe misses listeners on other addresses). */
-export function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
 const busPort = (port: number) => port + 10_000;
 
 /** Whether count consecutive ports from base, and their cluster bus ports, are all free. */
@@ -226,14 +217,6 @@ export async function arePortsFree(base: number, count: number): Promise<boolean
 const FREE_RANGE = { from: 18_000, to: 22_700 };
 
 /** A base port where count consecutive ports and their bus ports are free; random start so parallel runs spread out. */
-export async function findFreeBasePort(count: number): Promise<number> {
-  const slots = Math.floor((FREE_RANGE.to - FREE_RANGE.from) / count);
-  const first = Math.floor(Math.random() * slots);
-  for (let i = 0; i < slots; i++) {
-    const base = FREE_RANGE.from + ((first + i) % slots) * count;
-    if (await arePortsFree(base, count)) return base;
-  }
-  throw new Error(
-    `no ${count} consecutive free ports (and bus ports) in ${FREE_RANGE.from}-${FREE_RANGE.to}`,
-  );
+export function findFreeBasePort(count: number): Promise<number> {
+  return findFreePort({ ...FREE_RANGE, count, alsoFree: busPort, random: true });
 }

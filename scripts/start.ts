@@ -8,6 +8,7 @@ import { loadConfig } from '../shared/config.js';
 import { createLogger, flushLogs } from '../shared/logger.js';
 import { exitCodeOf, FORCE_EXIT_SIGNALS, onStopSignals } from '../shared/process.js';
 import { claimOwnership, readOwner } from './cluster-owner.js';
+import { waitUntil } from './kit/wait.js';
 import {
   type LocalCluster,
   LocalClusterError,
@@ -89,17 +90,9 @@ process.on('exit', () => {
   }
 });
 
+/** Resolves once the API at `url` answers /ready with 200 (scripts/kit/wait.ts). */
 async function waitForReady(url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ready = await fetch(`${url}/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the API did not become ready at ${url} within ${timeoutMs / 1000} s`);
+  await waitUntil(`the API to be ready at ${url}`, () => fetch(`${url}/ready`).then((r) => r.ok), timeoutMs);
 }
 
 /** Starts the local cluster, adopting one a killed launcher left behind; refuses one a live launcher owns. */

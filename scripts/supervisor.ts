@@ -1,5 +1,6 @@
 // `npm start`'s process supervisor: runs the API and the worker nodes, restarts the ones that crash, stops them all.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnTsx } from './kit/spawn.js';
 import { createRestartPolicy, type ProcessExit, type RestartPolicyOptions } from './restart-policy.js';
 
 export interface SupervisedProcess {
@@ -55,12 +56,19 @@ export function createSupervisor(opts: SupervisorOptions) {
 
   function launch(slot: Slot): void {
     const { spec } = slot;
-    const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
-      cwd: opts.cwd,
-      env: { ...process.env, ...spec.env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      detached: true,
-    });
+    let child: ChildProcess;
+    try {
+      ({ child } = spawnTsx(spec.entry, {
+        cwd: opts.cwd,
+        env: { ...process.env, ...spec.env },
+        output: 'inherit',
+        ipc: true,
+        detached: true,
+      }));
+    } catch (error) {
+      opts.log.error({ event: 'process-spawn-failed', process: spec.name, err: error });
+      return;
+    }
     slot.child = child;
     slot.startedAt = performance.now();
     child.on('message', (message) => opts.onMessage?.(spec.name, message));

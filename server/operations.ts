@@ -6,7 +6,7 @@ import type { Keyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { type ApiMetrics, createApiMetrics } from '../shared/metrics.js';
 import { createMetricsExchange, type MetricsExchange } from '../shared/metrics-exchange.js';
-import { createNodeRegistry, type NodeRegistry } from '../shared/node-registry.js';
+import { createNodeRegistry, type NodeRegistry, registryTtlMs } from '../shared/node-registry.js';
 import type { Store } from '../shared/store.js';
 
 export interface Operations {
@@ -57,7 +57,7 @@ export function createOperations({
   });
 
   return {
-    nodes: createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS }),
+    nodes: createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: registryTtlMs(config.HEARTBEAT_MS) }),
     queues,
     metrics: createApiMetrics(),
     activity,

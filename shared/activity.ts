@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChainableCommander } from 'ioredis';
 import type { StepName } from './domain/order.js';
+import { registryKeys } from './keys.js';
 import type { Store } from './store.js';
 
 export const ACTIVITY_COUNTS = [
@@ -58,10 +59,11 @@ export function createActivity(store: Store, namespace: string, options: Activit
     coalesceMs = 200,
     now = Date.now,
   } = options;
-  const base = `${namespace}:{registry}:activity`;
-  const totalsKey = `${base}:totals`;
-  const failuresKey = `${base}:failed`;
-  const bucketKey = (start: number) => `${base}:bucket:${start}`;
+  const {
+    activityTotals: totalsKey,
+    activityFailures: failuresKey,
+    activityBucket: bucketKey,
+  } = registryKeys(namespace);
   const bucketOf = (time: number) => time - (time % bucketMs);
 
   let pending = new Map<number, Partial<Counts>>();

@@ -66,6 +66,12 @@ export interface RegistryKeys {
   beatClock: string;
   /** A survivor's claim on the cleanup of the dead instance `instance`. */
   takeoverClaim(instance: string): string;
+  /** A node's metrics document (JSON), expiring with its registry entry. */
+  metrics(nodeId: string): string;
+  /** Cluster-wide activity: totals, the last failed orders, and counts per time bucket. */
+  activityTotals: string;
+  activityFailures: string;
+  activityBucket(start: number): string;
 }
 
 export function registryKeys(namespace = 'of'): RegistryKeys {
@@ -78,6 +84,10 @@ export function registryKeys(namespace = 'of'): RegistryKeys {
     connections: `${base}:conns`,
     beatClock: `${base}:beat-clock`,
     takeoverClaim: (instance) => `${base}:takeover:${instance}`,
+    metrics: (nodeId) => `${base}:metrics:${nodeId}`,
+    activityTotals: `${base}:activity:totals`,
+    activityFailures: `${base}:activity:failed`,
+    activityBucket: (start) => `${base}:activity:bucket:${start}`,
   };
 }
 

@@ -1,5 +1,6 @@
 // How worker metrics reach the API: each node stores its registry as JSON beside its registry entry.
 import type { ChainableCommander } from 'ioredis';
+import { registryKeys } from './keys.js';
 import type { Store } from './store.js';
 
 /** One registry's `getMetricsAsJSON()`, as prom-client's AggregatorRegistry.aggregate takes it. */
@@ -11,7 +12,7 @@ export type MetricsJson = object[];
  * expires, and the API reads every live node's document in one MGET.
  */
 export function createMetricsExchange(store: Store, namespace: string) {
-  const key = (nodeId: string) => `${namespace}:{registry}:metrics:${nodeId}`;
+  const key = registryKeys(namespace).metrics;
   return {
     key,
 

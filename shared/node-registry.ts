@@ -30,6 +30,12 @@ export interface NodeRegistryOptions {
   ttlMs?: number;
 }
 
+/** Heartbeats a node may miss before its registry entry (and its metrics document) expires. */
+export const MISSED_BEATS = 5;
+
+/** How long a node's registry entry lives after its last heartbeat, for a heartbeat every `heartbeatMs`. */
+export const registryTtlMs = (heartbeatMs: number) => MISSED_BEATS * heartbeatMs;
+
 /** One run of a node: its id can outlive it (a restart keeps NODE_ID), its pid and start time cannot. */
 const instanceOf = (stats: Pick<NodeStats, 'pid' | 'started_at'>) => `${stats.pid}@${stats.started_at}`;
 

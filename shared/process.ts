@@ -2,11 +2,45 @@
 import { ConfigError } from './config.js';
 import { flushLogs, type Logger } from './logger.js';
 
-type Step = { name: string; run: () => Promise<void> | void };
+/** One step of a shutdown: closing a server, a node, a connection. */
+export type CloseStep = { name: string; run: () => Promise<void> | void };
+
+/** Some steps of a shutdown threw; each was logged as it failed. */
+export class CloseError extends Error {
+  constructor(
+    readonly steps: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`closing failed at: ${steps.join(', ')}`, options);
+    this.name = this.constructor.name;
+  }
+}
+
+/**
+ * Runs `steps` in order, each even if an earlier one threw (logged as `shutdown-step-failed`), and
+ * rejects at the end with a CloseError naming those that threw: one close order for each process.
+ */
+export async function closeInOrder(
+  steps: readonly CloseStep[],
+  logger?: Pick<Logger, 'error'>,
+): Promise<void> {
+  const failed: string[] = [];
+  let cause: unknown;
+  for (const step of steps) {
+    try {
+      await step.run();
+    } catch (error) {
+      failed.push(step.name);
+      cause ??= error;
+      logger?.error({ event: 'shutdown-step-failed', step: step.name, err: error });
+    }
+  }
+  if (failed.length > 0) throw new CloseError(failed, { cause });
+}
 
 export interface ProcessControl {
   /** Registers a shutdown step; steps run in registration order, each even if an earlier one threw. */
-  onShutdown(name: string, run: Step['run']): void;
+  onShutdown(name: string, run: CloseStep['run']): void;
   /** Starts the shutdown as a signal would (a drain command, a watchdog). */
   shutdown(reason: string): Promise<void>;
 }
@@ -47,7 +81,7 @@ export function runMain(
   setup: (control: ProcessControl) => Promise<Logger>,
   graceMs = 60_000,
 ): void {
-  const steps: Step[] = [];
+  const steps: CloseStep[] = [];
   let logger: Logger | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -60,15 +94,10 @@ export function runMain(
         process.exit(1);
       }, graceMs);
       timer.unref();
-      let failed = false;
-      for (const step of steps) {
-        try {
-          await step.run();
-        } catch (error) {
-          failed = true;
-          logger?.error({ event: 'shutdown-step-failed', step: step.name, err: error });
-        }
-      }
+      const failed = await closeInOrder(steps, logger).then(
+        () => false,
+        () => true,
+      );
       logger?.info({ event: 'stopped', clean: !failed });
       if (logger) await flushLogs(logger);
       process.exit(failed ? 1 : 0);

@@ -2,6 +2,7 @@
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { exitCodeOf, onStopSignals } from '../shared/process.js';
 import { saveResult } from './harness/results.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './harness/scenario.js';
 import { capacityScenario } from './scenarios/capacity.js';
@@ -151,8 +152,7 @@ async function main(): Promise<number> {
 }
 
 // A Ctrl-C ends the run; the process groups' exit handlers kill what the scenarios started.
-process.once('SIGINT', () => process.exit(130));
-process.once('SIGTERM', () => process.exit(143));
+onStopSignals((signal) => process.exit(exitCodeOf(signal)));
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

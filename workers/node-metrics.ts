@@ -4,7 +4,7 @@ import type { OrderRecord } from '../shared/domain/order.js';
 import type { Logger } from '../shared/logger.js';
 import { createNodeMetrics } from '../shared/metrics.js';
 import { createMetricsExchange } from '../shared/metrics-exchange.js';
-import type { NodeStats } from '../shared/node-registry.js';
+import { type NodeStats, registryTtlMs } from '../shared/node-registry.js';
 import { type Store, withTimeout } from '../shared/store.js';
 import type { StepObserver } from './step-processor.js';
 
@@ -27,7 +27,7 @@ export function createNodeTelemetry({ store, namespace, nodeId, heartbeatMs, log
   const metrics = createNodeMetrics(nodeId);
   const activity = createActivity(store, namespace);
   const exchange = createMetricsExchange(store, namespace);
-  const ttlMs = 5 * heartbeatMs;
+  const ttlMs = registryTtlMs(heartbeatMs);
   const log = logger.child({ node_id: nodeId });
 
   const orderFinished = (order: OrderRecord) => {

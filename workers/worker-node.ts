@@ -1,27 +1,22 @@
-// A worker node: one gated BullMQ Worker per shard queue, sharing one node-wide gate of slots.
+// A worker node: one gated BullMQ Worker per shard queue, sharing one node-wide gate of slots, with
+// the step processor, the reconciler, takeover on death and the heartbeat around them.
 import { hostname } from 'node:os';
 import type { Tracer } from '@opentelemetry/api';
-import type { Job } from 'bullmq';
 import type { Config } from '../shared/config.js';
-import { createKeyspace } from '../shared/keys.js';
+import type { Keyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
-import { createNodeRegistry, type NodeStats } from '../shared/node-registry.js';
-import type { StepJobData } from '../shared/order-flow.js';
-import { parseStepJobId } from '../shared/order-id.js';
+import type { NodeRegistry, NodeStats } from '../shared/node-registry.js';
 import { createOrderStore } from '../shared/order-store.js';
 import { type Store, withTimeout } from '../shared/store.js';
-import { GatedWorker } from './gated-worker.js';
 import { NodeGate } from './node-gate.js';
+import { createNodeHeartbeat } from './node-heartbeat.js';
 import { createReconciler } from './reconciler.js';
-import {
-  createStepProcessor,
-  LOCK_RENEWAL_FAILED,
-  LockLostError,
-  type StepObserver,
-} from './step-processor.js';
+import { createShardWorkers, type NodeCounters, zeroCounters } from './shard-workers.js';
+import { createStepProcessor, type StepObserver } from './step-processor.js';
 import type { StepHandlers } from './steps/contract.js';
-import { simulatedHandlers } from './steps/simulated.js';
-import { createTakeover, newInstance } from './takeover.js';
+import { createTakeover } from './takeover.js';
+
+export type { NodeCounters } from './shard-workers.js';
 
 export type WorkerNodeConfig = Pick<
   Config,
@@ -45,44 +40,38 @@ export type WorkerNodeConfig = Pick<
   | 'DEATH_TIMEOUT_MS'
 >;
 
+/** What a node is built from; `workerParts` (runtime.ts) makes the defaults. */
 export interface WorkerNodeDeps {
   config: WorkerNodeConfig;
   store: Store;
+  keyspace: Keyspace;
+  registry: NodeRegistry;
+  /** The work of each step and its undo (workers/steps/). */
+  handlers: StepHandlers;
+  /** This run of the node (`newInstance(NODE_ID)`); its lock tokens start with it. */
+  instance: string;
+  /** The name of `store`'s connections, which CLIENT LIST shows while the process lives. */
+  connectionName: string;
   logger: Logger;
   observer?: StepObserver;
-  /** The work of each step and its undo (workers/steps/); default: the simulated steps of `config`. */
-  handlers?: StepHandlers;
   /** Reported in the registry. */
   version?: string;
+  now?: () => number;
   /** Called once when an operator asks this node to drain (POST /nodes/:id/drain). */
   onDrainRequested?: () => void;
   /** Called after every heartbeat that reached the store, with what it published. */
   onHeartbeat?: (stats: NodeStats) => Promise<void> | void;
-  /** This run of the node (`newInstance(NODE_ID)`); its lock tokens start with it. */
-  instance?: string;
-  /** The name of `store`'s connections, which CLIENT LIST shows while the process lives. */
-  connectionName?: string;
   /** With tracing on: a span per run of a step and per undo, in the order's trace. */
   tracer?: Tracer;
 }
 
-/** Counters of what this node did since it started. */
-export interface NodeCounters {
-  processed: number;
-  failed: number;
-  lockLost: number;
-  stalledRecovered: number;
-}
-
 /** Builds a node; nothing runs until `start()`. */
 export function createWorkerNode(deps: WorkerNodeDeps) {
-  const { config, store, logger, observer = {} } = deps;
-  const log = logger.child({ node_id: config.NODE_ID });
+  const { config, store, keyspace, handlers, instance, observer = {}, now = Date.now } = deps;
+  const log = deps.logger.child({ node_id: config.NODE_ID });
   const gate = new NodeGate(config.WORKER_CONCURRENCY);
-  const counters: NodeCounters = { processed: 0, failed: 0, lockLost: 0, stalledRecovered: 0 };
-  const registry = createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS });
-  const startedAt = new Date().toISOString();
-  const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
+  const counters: NodeCounters = zeroCounters();
+  const startedAt = new Date(now()).toISOString();
   const stepObserver: StepObserver = {
     ...observer,
     lockLost(step) {
@@ -90,7 +79,6 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       observer.lockLost?.(step);
     },
   };
-  const handlers = deps.handlers ?? simulatedHandlers(config);
   const processor = createStepProcessor({
     orders: createOrderStore(store, keyspace, config.ORDER_TTL_S),
     nodeId: config.NODE_ID,
@@ -114,53 +102,10 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     // Its claim on an order must outlive one compensation between two of its writes.
     claimMs: config.LOCK_MS + config.COMPENSATION_MS,
   });
-
-  const instance = deps.instance ?? newInstance(config.NODE_ID);
-  const workers = keyspace.all().map((keys) => {
-    const worker = new GatedWorker<StepJobData>(
-      keys.queueName,
-      processor,
-      {
-        connection: store,
-        prefix: keys.queuePrefix,
-        autorun: false,
-        lockDuration: config.LOCK_MS,
-        stalledInterval: config.STALLED_INTERVAL_MS,
-        // BullMQ fails a job stalled past this without calling the processor, so without a rollback;
-        // the processor fails the step (and rolls back) at MAX_STEP_CRASHES, well before that.
-        maxStalledCount: config.MAX_STEP_CRASHES + 3,
-        name: config.NODE_ID,
-      },
-      gate,
-      // Every lock this Worker takes names this run of the node (see takeover-store.ts).
-      `${instance}/s${keys.shard}`,
-    );
-    worker.on('completed', () => counters.processed++);
-    worker.on('failed', (job: Job<StepJobData> | undefined, error: Error) => {
-      if (error instanceof LockLostError) return;
-      counters.failed++;
-      const fields = { order_id: job?.data.order_id, shard: keys.shard, step: job?.data.step };
-      log.info({ event: 'job-failed', ...fields, attempt: job?.attemptsStarted, reason: error.message });
-    });
-    // This node's stalled check found a step whose node had died and put it back to run.
-    worker.on('stalled', (jobId: string) => {
-      counters.stalledRecovered++;
-      observer.stalledRecovered?.();
-      log.warn({ event: 'step-stalled', shard: keys.shard, job_id: jobId, ...parseStepJobId(jobId) });
-    });
-    worker.on('lockRenewalFailed', (jobIds: string[]) => {
-      log.warn({
-        event: 'lock-renewal-failed',
-        shard: keys.shard,
-        order_ids: jobIds.map((id) => parseStepJobId(id)?.order_id ?? id),
-      });
-      // Another run may own these steps now: their handlers are told to stop (the run's signal).
-      for (const jobId of jobIds) worker.cancelJob(jobId, LOCK_RENEWAL_FAILED);
-    });
-    worker.on('error', (error: Error) => log.error({ event: 'worker-error', shard: keys.shard, err: error }));
-    return worker;
+  const workers = createShardWorkers({
+    ...{ config, store, keyspace, processor, gate, instance, counters, log },
+    observer,
   });
-
   // With TAKEOVER=lock, a dead node's steps wait for their locks to expire, and nothing beats.
   const takeover =
     config.TAKEOVER === 'registry'
@@ -169,17 +114,13 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
           store,
           keyspace,
           instance,
-          connectionName: deps.connectionName ?? '',
+          connectionName: deps.connectionName,
           workers,
           log,
         })
       : undefined;
 
   let closing: Promise<void> | undefined;
-  let storeOkSince = Date.now();
-  let storeOk = true;
-  let drainAsked = false;
-
   const stats = (): NodeStats => ({
     id: config.NODE_ID,
     host: hostname(),
@@ -194,58 +135,36 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     stalled_recovered: counters.stalledRecovered,
     lock_lost: counters.lockLost,
     state: closing ? 'draining' : 'running',
-    store_ok: storeOk,
+    store_ok: heartbeat.storeOk,
     started_at: startedAt,
-    last_seen: new Date().toISOString(),
+    last_seen: new Date(now()).toISOString(),
+  });
+  const heartbeat = createNodeHeartbeat({
+    ...{ registry: deps.registry, stats, gate, log, now },
+    intervalMs: config.HEARTBEAT_MS,
+    watchdogMs: config.STORE_WATCHDOG_MS,
+    onHeartbeat: deps.onHeartbeat,
+    onDrainRequested: deps.onDrainRequested,
   });
 
-  /** One heartbeat; the watchdog pauses the gate while the store stays unreachable. */
-  async function beat(): Promise<void> {
-    try {
-      const published = stats();
-      const { drainRequested } = await withTimeout(
-        registry.heartbeat(published),
-        config.HEARTBEAT_MS,
-        'heartbeat',
-      );
-      storeOkSince = Date.now();
-      if (!storeOk) {
-        storeOk = true;
-        gate.resume();
-        log.info({ event: 'store-back', action: 'taking steps again' });
-      }
-      await deps.onHeartbeat?.(published);
-      if (drainRequested && !drainAsked) {
-        drainAsked = true;
-        log.info({ event: 'drain-requested' });
-        deps.onDrainRequested?.();
-      }
-    } catch (error) {
-      const downMs = Date.now() - storeOkSince;
-      if (storeOk && downMs >= config.STORE_WATCHDOG_MS) {
-        storeOk = false;
-        gate.pause();
-        log.error({
-          event: 'store-unreachable',
-          down_ms: downMs,
-          action: 'no new steps until it answers',
-          err: error,
-        });
-      }
-    }
-  }
-
-  let heartbeat: NodeJS.Timeout | undefined;
   return {
     nodeId: config.NODE_ID,
-    gate,
-    counters,
-    workers,
+    instance,
 
     /** True while the node takes steps: not draining, store reachable. */
     get ready(): boolean {
-      return storeOk && !closing;
+      return heartbeat.storeOk && !closing;
     },
+    /** True while any of its shard Workers still runs (false once closed). */
+    get consuming(): boolean {
+      return workers.some((worker) => worker.isRunning());
+    },
+    /** Steps in flight now. */
+    get active(): number {
+      return gate.inUse;
+    },
+    /** What it did since it started, as of now. */
+    counts: (): NodeCounters => ({ ...counters }),
     stats,
 
     /** Starts consuming every shard queue and heartbeating to the registry. */
@@ -253,8 +172,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       for (const worker of workers) {
         void worker.run().catch((error) => log.error({ event: 'worker-run', err: error }));
       }
-      void beat();
-      heartbeat = setInterval(() => void beat(), config.HEARTBEAT_MS);
+      heartbeat.start();
       takeover?.start();
       reconciler.start();
       const { SHARDS: shards, WORKER_CONCURRENCY: concurrency, TAKEOVER: takeoverMode } = config;
@@ -274,9 +192,9 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
         for (const result of results) {
           if (result.status === 'rejected') log.error({ event: 'worker-close', err: result.reason });
         }
-        clearInterval(heartbeat);
+        heartbeat.stop();
         await takeover?.stop();
-        await withTimeout(registry.deregister(config.NODE_ID), 2000, 'deregister').catch((error) =>
+        await withTimeout(deps.registry.deregister(config.NODE_ID), 2000, 'deregister').catch((error) =>
           log.warn({ event: 'deregister-failed', err: error }),
         );
         log.info({ event: 'node-stopped', ...counters });

@@ -5,7 +5,7 @@ import { Worker } from 'bullmq';
 import { loadConfig } from '../../shared/config.js';
 import { createKeyspace } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
-import { createNodeRegistry } from '../../shared/node-registry.js';
+import { createNodeRegistry, registryTtlMs } from '../../shared/node-registry.js';
 import { runMain } from '../../shared/process.js';
 import { createStore } from '../../shared/store.js';
 
@@ -31,7 +31,9 @@ runMain('raw-step-workers', async ({ onShutdown }) => {
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
   // Registering like a worker node lets the bench wait for these processes the same way.
-  const registry = createNodeRegistry(store, config.KEY_NAMESPACE, { ttlMs: 5 * config.HEARTBEAT_MS });
+  const registry = createNodeRegistry(store, config.KEY_NAMESPACE, {
+    ttlMs: registryTtlMs(config.HEARTBEAT_MS),
+  });
   const startedAt = new Date().toISOString();
   const beat = () =>
     registry

@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { exitCodeOf, FORCE_EXIT_SIGNALS, onStopSignals } from '../../shared/process.js';
 import { anomalyReport, summaryLines } from './report.js';
 import { runChaos } from './run-chaos.js';
 import { type FaultKind, PROCESS_FAULTS, STORE_FAULTS } from './schedule.js';
@@ -88,16 +89,12 @@ async function main(): Promise<number> {
   // The first SIGTERM/SIGINT tears the run down cleanly; a repeated one joins it; the third kills
   // every process at once (the exit handler of runChaos) and exits.
   const stop = new AbortController();
-  let signals = 0;
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      signals++;
-      if (signals >= 3) process.exit(sig === 'SIGINT' ? 130 : 143);
-      if (signals === 1) log(`${sig}: stopping every process of the run`);
-      stop.abort(new Error(`stopped by ${sig}`));
-      process.exitCode = sig === 'SIGINT' ? 130 : 143;
-    });
-  }
+  onStopSignals((signal, count) => {
+    if (count >= FORCE_EXIT_SIGNALS) process.exit(exitCodeOf(signal));
+    if (count === 1) log(`${signal}: stopping every process of the run`);
+    stop.abort(new Error(`stopped by ${signal}`));
+    process.exitCode = exitCodeOf(signal);
+  });
 
   const runDir = path.join(REPO_ROOT, '.data', `chaos-${process.pid}`);
   mkdirSync(runDir, { recursive: true });

@@ -1,33 +1,15 @@
 // One orderflow process of the chaos run (API or worker node): spawned and signalled by its pid only.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/**
- * What a child takes from this process: what node and tsx need (tsx keeps its compile cache under
- * TMPDIR). Nothing that configures orderflow: a developer's STEP_MS or LOCK_MS must not leak in.
- */
-function inheritedEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR'] as const) {
-    const value = process.env[name];
-    if (value) env[name] = value;
-  }
-  return env;
-}
-
-export type Exit = { code: number | null; signal: NodeJS.Signals | null };
+import { baseEnv, type ChildExit, REPO_ROOT, spawnTsx, type TsxChild } from '../../scripts/kit/spawn.js';
 
 /** A running (or ended) incarnation of a service. */
 export interface ServiceProcess {
   name: string;
   pid: number;
   logFile: string;
-  exited: Promise<Exit>;
+  exited: Promise<ChildExit>;
   readonly running: boolean;
   /** Sends `signal` to this pid if it still runs. */
   signal(signal: NodeJS.Signals): void;
@@ -52,34 +34,33 @@ export function spawnService(
   logFile: string,
 ): ServiceProcess {
   const fd = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: REPO_ROOT,
-    env: { ...inheritedEnv(), LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', fd, fd, 'ipc'],
-    // A group of its own: a terminal's Ctrl-C reaches only the chaos CLI, which stops each child once.
-    detached: true,
-  });
-  closeSync(fd);
-  if (child.pid === undefined) throw new Error(`could not start ${name} (${entry})`);
+  let spawned: TsxChild;
+  try {
+    spawned = spawnTsx(entry, {
+      env: { ...baseEnv(), LOG_LEVEL: 'info', ...env },
+      output: fd,
+      ipc: true,
+      // A group of its own: a terminal's Ctrl-C reaches only the chaos CLI, which stops each child once.
+      detached: true,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const { child, pid, exited } = spawned;
   child.channel?.unref();
   child.on('error', () => {}); // an IPC send to a dead child; its exit is what counts
-  const exited = new Promise<Exit>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const running = () => child.exitCode === null && child.signalCode === null;
+  const running = () => spawned.running;
   const ended = () => new Error(`${name} exited (see ${path.relative(REPO_ROOT, logFile)})`);
 
   const service: ServiceProcess = {
     name,
-    pid: child.pid,
+    pid,
     logFile,
     exited,
     get running() {
       return running();
     },
-    signal(signal) {
-      if (running()) process.kill(child.pid!, signal);
-    },
+    signal: spawned.signal,
     waitForMessage(match, timeoutMs) {
       return new Promise((resolve, reject) => {
         const onMessage = (msg: unknown) => {

@@ -2,19 +2,24 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { findFreePort } from '../../scripts/kit/ports.js';
+import { REPO_ROOT } from '../../scripts/kit/spawn.js';
+import { GaveUpWaiting, waitUntil } from '../../scripts/kit/wait.js';
 import { type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
 import { loadConfig } from '../../shared/config.js';
 import { createKeyspace, type Keyspace } from '../../shared/keys.js';
 import { createNodeRegistry } from '../../shared/node-registry.js';
 import { createStore, type Store, waitForStore } from '../../shared/store.js';
-import { type BenchProcess, createProcessGroup, REPO_ROOT } from './processes.js';
+import { type BenchProcess, createProcessGroup } from './processes.js';
 import type { ScenarioContext } from './scenario.js';
-import { freePortFrom, GaveUpWaiting, waitUntil } from './wait.js';
 
 export type BenchLog = (message: string) => void;
 
 /** Where benchmarks keep their clusters' data (removed after each) and their processes' logs. */
 export const BENCH_DATA_ROOT = path.join(REPO_ROOT, '.data', 'bench');
+
+/** Where the bench's APIs listen: above a dev API's 3000, the first free one. */
+const API_PORTS = { from: 3401, to: 3901 };
 
 /** A spawned API and the URL it answers on. */
 export interface BenchApi {
@@ -22,14 +27,30 @@ export interface BenchApi {
   process: BenchProcess;
 }
 
+/** Which scenario a system is for (it names the log folder), and the run's log and flags. */
+export type BenchSystemOptions = { scenario: string } & Pick<ScenarioContext, 'log' | 'flags'>;
+
+/**
+ * Runs `fn` with a system of its own (see startBenchSystem) and closes that system afterwards,
+ * whether `fn` returned or threw: a scenario never leaves a process or a cluster behind.
+ */
+export async function withBenchSystem<T>(
+  options: BenchSystemOptions,
+  fn: (system: BenchSystem) => Promise<T>,
+): Promise<T> {
+  const system = await startBenchSystem(options);
+  try {
+    return await fn(system);
+  } finally {
+    await system.close();
+  }
+}
+
 /**
  * Starts a dedicated local cluster (free ports, its own data dir) and returns the handles a
  * scenario needs; `close()` stops every process it started, then the cluster.
  */
-export async function startBenchSystem(
-  scenario: string,
-  { log, flags }: Pick<ScenarioContext, 'log' | 'flags'>,
-) {
+async function startBenchSystem({ scenario, log, flags }: BenchSystemOptions) {
   const started = Date.now();
   // Each cluster's dir is `clusters/cluster-<base port>`, unique while it runs, removed by stop().
   const cluster: LocalCluster = await startLocalCluster({
@@ -78,7 +99,7 @@ export async function startBenchSystem(
 
     /** `server/main.ts` on a free port ≥ 3401, under namespace `ns`, with `env` on top. */
     async startApi(ns: string, env: Record<string, string> = {}): Promise<BenchApi> {
-      const port = await freePortFrom(3401);
+      const port = await findFreePort(API_PORTS);
       const child = processes.spawnTsx(`api-${++serial}-${ns}`, 'server/main.ts', {
         ...baseEnv,
         KEY_NAMESPACE: ns,
@@ -92,7 +113,7 @@ export async function startBenchSystem(
 
     /** The bare Hono + FlowProducer endpoint of stress/baselines/, on a free port ≥ 3401. */
     async startBareFlowServer(ns: string): Promise<BenchApi> {
-      const port = await freePortFrom(3401);
+      const port = await findFreePort(API_PORTS);
       const child = processes.spawnTsx(
         `bare-flow-${++serial}-${ns}`,
         'stress/baselines/bare-flow-server.ts',
@@ -131,7 +152,7 @@ export async function startBenchSystem(
           return ids.every((id) => live.has(id));
         },
         30_000 + 5_000 * count,
-        250,
+        { everyMs: 250 },
       );
       return children;
     },

@@ -1,23 +1,12 @@
-// The processes a benchmark starts: spawned as `node --import tsx <entry>`, logged to files, stopped by pid.
-import { type ChildProcess, spawn } from 'node:child_process';
+// The processes a benchmark starts (scripts/kit/spawn.ts), logged to files, stopped by pid.
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnTsx, type TsxChild } from '../../scripts/kit/spawn.js';
 
-/** The repository root, where every entry path is resolved and every child runs. */
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/** One running child: its pid, its exit, and how to stop it. */
-export interface BenchProcess {
+/** One running child of a benchmark: its pid, its exit, how to stop it, and where it logs. */
+export interface BenchProcess extends TsxChild {
   name: string;
-  pid: number;
   logFile: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly running: boolean;
-  /** Sends `signal` if the process still runs. */
-  signal(signal: NodeJS.Signals): void;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
-  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -33,50 +22,22 @@ export function createProcessGroup(logDir: string, { cpuProfDir }: { cpuProfDir?
   };
   process.on('exit', killLeftovers);
 
-  function spawnTsx(name: string, entry: string, env: Record<string, string>): BenchProcess {
+  function spawnTsxLogged(name: string, entry: string, env: Record<string, string>): BenchProcess {
     const logFile = path.join(logDir, `${name}.log`);
     const log = createWriteStream(logFile, { flags: 'a' });
-    const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : [];
-    const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOG_PRETTY: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    if (child.pid === undefined) throw new Error(`could not start ${name} (${entry})`);
-    child.stdout!.pipe(log, { end: false });
-    child.stderr!.pipe(log, { end: false });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => {
-        log.end();
-        resolve({ code, signal });
-      }),
-    );
-    const handle: BenchProcess = {
-      name,
-      pid: child.pid,
-      logFile,
-      exited,
-      get running() {
-        return child.exitCode === null && child.signalCode === null;
-      },
-      signal(signal) {
-        if (handle.running) process.kill(child.pid!, signal);
-      },
-      async stop(graceMs = 15_000) {
-        if (!handle.running) return void (await exited);
-        handle.signal('SIGTERM');
-        const timer = setTimeout(() => handle.signal('SIGKILL'), graceMs);
-        await exited;
-        clearTimeout(timer);
-      },
-    };
+    const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, name)}`] : [];
+    const spawned = spawnTsx(entry, { env: { ...process.env, LOG_PRETTY: '', ...env }, nodeArgs });
+    spawned.child.stdout!.pipe(log, { end: false });
+    spawned.child.stderr!.pipe(log, { end: false });
+    void spawned.exited.then(() => log.end());
+    const handle: BenchProcess = Object.assign(spawned, { name, logFile });
     children.add(handle);
-    void exited.then(() => children.delete(handle));
+    void handle.exited.then(() => children.delete(handle));
     return handle;
   }
 
   return {
-    spawnTsx,
+    spawnTsx: spawnTsxLogged,
     /** Children still running. */
     get running(): BenchProcess[] {
       return [...children].filter((c) => c.running);

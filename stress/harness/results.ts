@@ -1,7 +1,7 @@
 // Writes a scenario's result: stress/results/<scenario>.json, and its rows in stress/results/RESULTS.md.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { REPO_ROOT } from './processes.js';
+import { REPO_ROOT } from '../../scripts/kit/spawn.js';
 import { renderResults } from './results-markdown.js';
 import type { ScenarioResult } from './scenario.js';
 

@@ -1,5 +1,5 @@
 // Capacity: N worker nodes kept saturated with real steps, against Little's law N × 50 / STEP_MS.
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed, percent } from '../harness/load.js';
 import { runSaturated } from '../harness/saturated-run.js';
 import type { Scenario } from '../harness/scenario.js';
@@ -15,8 +15,7 @@ export const capacityScenario: Scenario = {
     const counts = quick ? [1, 2] : [1, 2, 4, 8, 16];
     const stepMs = quick ? 1000 : 5000;
     const windowMs = quick ? 3000 : 30_000;
-    const system = await startBenchSystem('capacity', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'capacity' }, async (system) => {
       const rows = [];
       for (const nodes of counts) {
         const run = await runSaturated(system, { nodes, stepMs, windowMs }, log);
@@ -78,8 +77,6 @@ export const capacityScenario: Scenario = {
         ],
         data: { stepMs, windowMs, rows },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

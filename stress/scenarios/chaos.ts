@@ -1,10 +1,10 @@
 // Chaos: the seeded fault-injection run (npm run chaos) in its long form, with the checker's verdict.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from '../../scripts/kit/spawn.js';
 import { anomalyReport, summaryLines } from '../chaos/report.js';
 import { runChaos } from '../chaos/run-chaos.js';
 import { summarize } from '../chaos/summary.js';
-import { REPO_ROOT } from '../harness/processes.js';
 import type { Scenario } from '../harness/scenario.js';
 
 const SEED = 'bench';

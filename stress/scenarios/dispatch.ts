@@ -1,5 +1,5 @@
 // Dispatch: a step's completion → the next step's start at 8 saturated nodes, from the order records.
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed } from '../harness/load.js';
 import { runSaturated, type SaturatedRun } from '../harness/saturated-run.js';
 import type { Scenario } from '../harness/scenario.js';
@@ -32,8 +32,7 @@ export const dispatchScenario: Scenario = {
     const { quick, log } = ctx;
     const nodes = quick ? 2 : 8;
     const stepMs = quick ? 1000 : 5000;
-    const system = await startBenchSystem('dispatch', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'dispatch' }, async (system) => {
       const windowMs = quick ? 3000 : 20_000;
       const backlog = await runSaturated(system, { nodes, stepMs, windowMs }, log);
       const closed = await runSaturated(system, { nodes, stepMs, windowMs: 0, closedLoop: true }, log);
@@ -93,8 +92,6 @@ export const dispatchScenario: Scenario = {
         ],
         data: { nodes, stepMs, rows, window: backlog.window },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

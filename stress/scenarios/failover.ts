@@ -1,12 +1,12 @@
 // Failover: SIGKILL the master of some shards while orders are placed; no acknowledged order may be lost.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../../scripts/kit/wait.js';
 import { isTerminal } from '../../shared/domain/order.js';
 import { shardOfOrderId } from '../../shared/order-id.js';
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import type { Scenario } from '../harness/scenario.js';
 import { readRecords, shardMasters } from '../harness/store-reads.js';
-import { waitUntil } from '../harness/wait.js';
 import type { Ack } from '../placement.js';
 
 /** The longest time between consecutive acknowledgements in [from, to] (`acks` sorted by time), in s. */
@@ -28,8 +28,7 @@ export const failoverScenario: Scenario = {
     // Short steps: 30 s of placement (~12k orders) must drain within the wait below on 2 nodes x 50
     // slots; with 500 ms steps it needed ~240 s and the scenario counted capacity as unfinished orders.
     const stepMs = quick ? 50 : 100;
-    const system = await startBenchSystem('failover', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'failover' }, async (system) => {
       const ns = system.namespace('fail');
       const keyspace = system.keyspace(ns);
       const api = await system.startApi(ns);
@@ -67,7 +66,7 @@ export const failoverScenario: Scenario = {
           return unfinished === 0;
         },
         quick ? 60_000 : 180_000,
-        1000,
+        { everyMs: 1000 },
       ).catch((error: Error) => log(error.message));
       const p = load.report.placement;
       log(
@@ -124,8 +123,6 @@ export const failoverScenario: Scenario = {
           placement: p,
         },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

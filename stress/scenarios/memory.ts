@@ -1,13 +1,13 @@
 // Memory: store bytes per retained order, as a whole (used_memory) and per key (MEMORY USAGE).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitUntil } from '../../scripts/kit/wait.js';
 import { isTerminal, STEPS } from '../../shared/domain/order.js';
 import { stepJobId } from '../../shared/order-id.js';
 import type { Store } from '../../shared/store.js';
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import type { Scenario } from '../harness/scenario.js';
 import { mastersMemory, onMasters, readRecords } from '../harness/store-reads.js';
-import { waitUntil } from '../harness/wait.js';
 import { median } from '../report-math.js';
 
 const usage = async (store: Store, key: string) =>
@@ -21,8 +21,7 @@ export const memoryScenario: Scenario = {
   async run(ctx) {
     const { quick, log } = ctx;
     const count = quick ? 500 : 5000;
-    const system = await startBenchSystem('memory', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'memory' }, async (system) => {
       const ns = system.namespace('mem');
       const keyspace = system.keyspace(ns);
       const api = await system.startApi(ns);
@@ -40,7 +39,7 @@ export const memoryScenario: Scenario = {
           );
         },
         quick ? 60_000 : 300_000,
-        1000,
+        { everyMs: 1000 },
       );
       await sleep(1500); // the backlog monitor and heartbeats settle; nothing else is written
       const after = await mastersMemory(system.cluster);
@@ -119,8 +118,6 @@ export const memoryScenario: Scenario = {
           index,
         },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

@@ -4,7 +4,7 @@ import { orderFlow } from '../../shared/order-flow.js';
 import { newOrderId } from '../../shared/order-id.js';
 import { shardOf } from '../../shared/sharding.js';
 import type { BenchSystem } from '../harness/bench-system.js';
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { type DrainTiming, timeDrain } from '../harness/drain.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import { cpuSecondsOf } from '../harness/rss.js';
@@ -99,8 +99,7 @@ export const pipelineScenario: Scenario = {
     const { quick, log } = ctx;
     const orders = quick ? 600 : 6000;
     const timeoutMs = quick ? 60_000 : 300_000;
-    const system = await startBenchSystem('pipeline', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'pipeline' }, async (system) => {
       const nsA = system.namespace('pipe');
       const ksA = system.keyspace(nsA);
       await setQueuesPaused(system.store, ksA, true);
@@ -203,8 +202,6 @@ export const pipelineScenario: Scenario = {
           commands: { orderflow: a.commands, baseline: b.commands },
         },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

@@ -1,5 +1,5 @@
 // Placement: POST /orders at 50 connections against orderflow's API and a bare FlowProducer endpoint.
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import { cpuSecondsOf } from '../harness/rss.js';
 import type { Scenario } from '../harness/scenario.js';
@@ -38,8 +38,7 @@ export const placementScenario: Scenario = {
   estimateS: 60,
   async run(ctx) {
     const { quick, log } = ctx;
-    const system = await startBenchSystem('placement', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'placement' }, async (system) => {
       const api = await system.startApi(system.namespace('place'));
       const bare = await system.startBareFlowServer(system.namespace('bare'));
       const urls = { orderflow: api.url, baseline: bare.url };
@@ -117,8 +116,6 @@ export const placementScenario: Scenario = {
         ],
         data: { rounds, seconds, connections: CONNECTIONS },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

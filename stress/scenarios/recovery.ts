@@ -1,13 +1,14 @@
 // Recovery: SIGKILL a node holding 50 steps; how long until each of its steps runs again elsewhere,
+
 // with takeover on death (TAKEOVER=registry) and with the lock path alone (TAKEOVER=lock).
 import { Redis } from 'ioredis';
+import { waitUntil } from '../../scripts/kit/wait.js';
 import { configSchema } from '../../shared/config.js';
 import { createLiveness } from '../../shared/node-registry.js';
-import { type BenchLog, type BenchSystem, startBenchSystem } from '../harness/bench-system.js';
+import { type BenchLog, type BenchSystem, withBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import type { Scenario } from '../harness/scenario.js';
 import { commandCostDelta, mastersCommandStats, onMasters, readRecords } from '../harness/store-reads.js';
-import { waitUntil } from '../harness/wait.js';
 import { recoveryDelays } from '../order-timings.js';
 import { distribution } from '../report-math.js';
 
@@ -66,7 +67,7 @@ async function killRound(system: BenchSystem, round: number, mode: Mode, log: Be
       return delays.pending === 0 && delays.resumedMs.length >= HELD;
     },
     limitMs,
-    100,
+    { everyMs: 100 },
   ).catch((error: Error) => log(`round ${round}: ${error.message}`));
   survivor!.signal('SIGKILL');
   await Promise.all([survivor!.exited, api.process.stop()]);
@@ -136,8 +137,7 @@ export const recoveryScenario: Scenario = {
     const { quick, log } = ctx;
     const rounds = quick ? 2 : 5;
     const withDefaults = ctx.flags.defaultsBaseline ?? !quick;
-    const system = await startBenchSystem('recovery', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'recovery' }, async (system) => {
       const registry: RoundResult[] = [];
       const lock: RoundResult[] = [];
       // Alternated, so that a machine slowing down during the run hurts both alike.
@@ -200,8 +200,6 @@ export const recoveryScenario: Scenario = {
         ],
         data: { held: HELD, stepMs: STEP_MS, registry, lock, defaults, liveness_cost: cost },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

@@ -1,5 +1,5 @@
 // Soak: 10 minutes at 80 % of capacity; API and worker RSS sampled, growth after warm-up must stay < 10 %.
-import { startBenchSystem } from '../harness/bench-system.js';
+import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed, percent, placeLoad } from '../harness/load.js';
 import type { BenchProcess } from '../harness/processes.js';
 import { growthAfterWarmup, rssOf } from '../harness/rss.js';
@@ -23,8 +23,7 @@ export const soakScenario: Scenario = {
     const warmupMs = seconds * 1000 * 0.2;
     const capacity = littleCapacity(NODES, 50, stepMs)!;
     const rate = Math.max(1, Math.floor((0.8 * capacity) / 4));
-    const system = await startBenchSystem('soak', ctx);
-    try {
+    return withBenchSystem({ ...ctx, scenario: 'soak' }, async (system) => {
       const ns = system.namespace('soak');
       const keyspace = system.keyspace(ns);
       const api = await system.startApi(ns);
@@ -109,8 +108,6 @@ export const soakScenario: Scenario = {
         ],
         data: { seconds, stepMs, rate, series: Object.fromEntries(series), backlog, store, placement: p },
       };
-    } finally {
-      await system.close();
-    }
+    });
   },
 };

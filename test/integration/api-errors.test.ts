@@ -4,13 +4,9 @@
 import { ReplyError } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
 import { StoreUnavailableError } from '../../server/errors.js';
-import { createOperations } from '../../server/operations.js';
-import { createPlacement } from '../../server/orders/place-order.js';
-import { PlacementProducer } from '../../server/orders/placement-producer.js';
-import { createReplicaConfirmation } from '../../server/orders/replica-confirmation.js';
 import { isRetryable } from '../../server/retryable.js';
+import { createApiRuntime } from '../../server/runtime.js';
 import { createKeyspace } from '../../shared/keys.js';
 import { createOrderStore, type OrderStore } from '../../shared/order-store.js';
 import { createStore, StoreTimeoutError } from '../../shared/store.js';
@@ -28,11 +24,7 @@ function wireApi(fault: (real: OrderStore) => Partial<OrderStore>) {
   const store = createStore(config);
   const real = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const orders: OrderStore = { ...real, ...fault(real) };
-  const producer = new PlacementProducer({ connection: store });
-  const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
-  const placement = createPlacement({ config, keyspace, orders, producer, logger, replicas });
-  const ops = createOperations({ config, keyspace, store, logger });
-  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
+  const { app, close } = createApiRuntime(config, { logger, store, keyspace, orders });
   const place = (body: unknown, headers: Record<string, string> = {}) =>
     app.request('/orders', {
       method: 'POST',
@@ -44,8 +36,7 @@ function wireApi(fault: (real: OrderStore) => Partial<OrderStore>) {
     lines,
     place,
     async close() {
-      await producer.close();
-      await ops.close();
+      await close();
       await deleteNamespace(store, config.KEY_NAMESPACE);
       await store.quit();
     },

@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readLines } from '../../scripts/kit/lines.js';
+import { baseEnv } from '../../scripts/kit/spawn.js';
 import { localClusterPaths, stopLocalCluster } from '../../scripts/local-cluster.js';
 import { findFreeBasePort, findNodesInDir, readPid, terminate } from '../../scripts/redis-process.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
 import { expectCleanHistory } from '../support/history.js';
-import { baseEnv } from '../support/processes.js';
 import { waitFor } from '../support/system.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,19 +45,14 @@ function launch(basePort: number, env: Record<string, string> = {}): Launch {
   });
   let text = '';
   const logs: Array<Record<string, unknown>> = [];
-  const reader = () => {
-    let pending = '';
-    return (chunk: Buffer) => {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines)
-        if (line.startsWith('{')) logs.push(JSON.parse(line) as Record<string, unknown>);
-    };
-  };
-  child.stdout!.on('data', reader());
-  child.stderr!.on('data', reader());
+    });
+    readLines(stream, (line) => {
+      if (line.startsWith('{')) logs.push(JSON.parse(line) as Record<string, unknown>);
+    });
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );

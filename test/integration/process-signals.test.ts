@@ -1,40 +1,29 @@
 // Repeated SIGTERM/SIGINT join the shutdown under way; the third forces an exit; a closed IPC channel shuts down.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { baseEnv } from '../support/processes.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { readLines } from '../../scripts/kit/lines.js';
+import { baseEnv, type ChildExit, spawnTsx } from '../../scripts/kit/spawn.js';
 
 interface Run {
   child: ChildProcess;
   events: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ChildExit>;
   waitFor(event: string): Promise<void>;
 }
 
 function startSlowShutdown(shutdownMs: number, ipc = false): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/slow-shutdown.ts'], {
-    cwd: root,
+  const { child, exited } = spawnTsx('test/fixtures/slow-shutdown.ts', {
     env: { ...baseEnv(), SHUTDOWN_MS: String(shutdownMs) },
-    stdio: ipc ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'],
+    ipc,
   });
+  child.stderr!.pipe(process.stderr);
   const events: string[] = [];
   const waiters: Array<() => void> = [];
-  let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const line of lines) {
-      const event = (JSON.parse(line) as { event?: string }).event;
-      if (event) events.push(event);
-    }
+  readLines(child.stdout!, (line) => {
+    const event = (JSON.parse(line) as { event?: string }).event;
+    if (event) events.push(event);
     for (const wake of waiters.splice(0)) wake();
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
   const waitFor = async (event: string) => {
     while (!events.includes(event)) {
       const more = new Promise<void>((resolve) => waiters.push(resolve));

@@ -13,8 +13,9 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../shared/config.js';
 import { createStore } from '../../shared/store.js';
 import { redisNodes } from '../support/cluster.js';
-import { onFreePort, uniqueNamespace, waitForOwnProbe } from '../support/processes.js';
+import { uniqueNamespace } from '../support/processes.js';
 import { deleteNamespace } from '../support/system.js';
+import { onFreePort, waitForOwnProbe } from '../support/worker-probe.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');

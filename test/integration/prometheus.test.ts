@@ -12,17 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { redisNodes } from '../support/cluster.js';
-import {
-  killAll,
-  type LogLine,
-  onFreePort,
-  PortTakenError,
-  type ServiceProcess,
-  spawnApi,
-  spawnWorker,
-} from '../support/processes.js';
+import { killAll, type LogLine, type ServiceProcess, spawnApi, spawnWorker } from '../support/processes.js';
 import { parsePrometheus, sumOf } from '../support/prometheus.js';
 import { createTestSystem, waitFor } from '../support/system.js';
+import { onFreePort, PortTakenError } from '../support/worker-probe.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const prometheusMissing =

@@ -4,27 +4,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readinessProblems } from '../../scripts/cluster-status.js';
 import { DEFAULT_DATA_ROOT, type LocalCluster, startLocalCluster } from '../../scripts/local-cluster.js';
-import { createApp } from '../../server/app.js';
-import { createOperations } from '../../server/operations.js';
-import { createBacklogMonitor } from '../../server/orders/backlog.js';
-import { createPlacement } from '../../server/orders/place-order.js';
-import { PlacementProducer } from '../../server/orders/placement-producer.js';
-import { createReplicaConfirmation } from '../../server/orders/replica-confirmation.js';
 import { MAX_OVERDUE_READS, READ_DEADLINE_MS } from '../../server/read-deadline.js';
-import { createKeyspace } from '../../shared/keys.js';
-import { createLogger } from '../../shared/logger.js';
-import { createOrderStore } from '../../shared/order-store.js';
-import { createStore } from '../../shared/store.js';
-import { signalAll } from '../support/cluster.js';
-import {
-  createTestSystem,
-  deleteNamespace,
-  type TestSystem,
-  testConfig,
-  waitFor,
-} from '../support/system.js';
+import { resumeStore, signalAll } from '../support/cluster.js';
+import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
 
 /** Scheduling slack on two shared cores; far below the forever a read waited before. */
 const MARGIN_MS = 1000;
@@ -121,14 +104,9 @@ describe('when the store stops answering', () => {
   });
 
   it('answers 200 on every route again once the store is back', async () => {
-    signalAll(stopped, 'SIGCONT');
-    stopped = [];
     // The nodes may fail a master over on waking (a ping sent before the stop looks overdue).
-    await waitFor(
-      async () => (readinessProblems(await cluster.status()).length === 0 ? true : undefined),
-      30_000,
-      'the cluster to serve every slot again',
-    );
+    await resumeStore(cluster, stopped, 30_000);
+    stopped = [];
     for (const route of routes) {
       await waitFor(
         async () => ((await system.app.request(route)).status === 200 ? true : undefined),
@@ -139,30 +117,8 @@ describe('when the store stops answering', () => {
   }, 90_000);
 });
 
-/** The API wired as server/main.ts wires it, with its Operations at hand (the test system keeps them inside). */
-function wireApi(flushEveryMs: number) {
-  const config = testConfig();
-  const logger = createLogger(config, { service: 'test' });
-  const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
-  const store = createStore(config);
-  const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
-  const producer = new PlacementProducer({ connection: store });
-  const backlog = createBacklogMonitor({ store, keyspace, logger });
-  const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
-  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
-  const ops = createOperations({ config, keyspace, store, logger, flushEveryMs });
-  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
-  return {
-    app,
-    ops,
-    async close() {
-      await producer.close();
-      await ops.close();
-      await deleteNamespace(store, config.KEY_NAMESPACE);
-      await store.quit();
-    },
-  };
-}
+/** A test system with its own activity flush interval: its Operations are at hand as `ops`. */
+const wireApi = (flushEveryMs: number) => createTestSystem({}, { opsFlushEveryMs: flushEveryMs });
 
 describe('GET /stats', () => {
   it('writes nothing to the store, not even counts this process has not flushed yet', async () => {

@@ -12,8 +12,8 @@ import { shardOf } from '../../shared/sharding.js';
 import { createStore } from '../../shared/store.js';
 import { createNodeTelemetry } from '../../workers/node-metrics.js';
 import { createReconciler, type ReconcileOutcome, type ReconcilerDeps } from '../../workers/reconciler.js';
+import { createWorkerRuntime } from '../../workers/runtime.js';
 import { createStepProcessor } from '../../workers/step-processor.js';
-import { createWorkerNode } from '../../workers/worker-node.js';
 import { failingAt, plannedReason, scriptedHandlers, timedHandlers } from '../support/step-handlers.js';
 import { createTestSystem, waitFor } from '../support/system.js';
 
@@ -171,19 +171,16 @@ describe('when a step gives up after its attempts on infrastructure errors', () 
       HEARTBEAT_MS: 200,
       RECONCILE_INTERVAL_MS: INTERVAL_MS,
     };
-    const store = createStore(config);
     const telemetry = createNodeTelemetry({
-      ...{ store, namespace: config.KEY_NAMESPACE, nodeId: config.NODE_ID, heartbeatMs: 200, logger: silent },
+      ...{ store: system.store, namespace: config.KEY_NAMESPACE, nodeId: config.NODE_ID, heartbeatMs: 200 },
+      logger: silent,
     });
-    const node = createWorkerNode({
-      ...{ config, store, logger, observer: telemetry.observer, onHeartbeat: telemetry.onHeartbeat },
-    });
-    node.start(); // it fails post-processing (the deferred failure), the chain's last job
+    const node = createWorkerRuntime(config, { logger, telemetry });
+    await node.start(); // it fails post-processing (the deferred failure), the chain's last job
     try {
       await expectEndedWithinBound(orderId, hand, lines);
     } finally {
       await node.close(); // before the next tests, whose queues it would otherwise serve
-      await store.quit();
     }
   });
 });

@@ -5,17 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { baseEnv } from '../../scripts/kit/spawn.js';
 import { STEPS } from '../../shared/domain/order.js';
 import { redisNodes } from '../support/cluster.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
-import {
-  baseEnv,
-  killAll,
-  type LogLine,
-  type ServiceProcess,
-  spawnApi,
-  spawnWorker,
-} from '../support/processes.js';
+import { killAll, type LogLine, type ServiceProcess, spawnApi, spawnWorker } from '../support/processes.js';
 import { createTestSystem } from '../support/system.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

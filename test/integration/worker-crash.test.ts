@@ -1,7 +1,7 @@
 // SIGKILLed worker nodes: another node resumes their steps and rollbacks, histories stay clean.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type OrderRecord, STEPS } from '../../shared/domain/order.js';
-import { createNodeRegistry } from '../../shared/node-registry.js';
+import { createNodeRegistry, registryTtlMs } from '../../shared/node-registry.js';
 import { TEST_FAILURES_VAR } from '../../workers/steps/test-failures.js';
 import { expectCleanHistory } from '../support/history.js';
 import { killAll, type ServiceProcess, spawnWorker } from '../support/processes.js';
@@ -87,7 +87,7 @@ describe('when a node is SIGKILLed in the middle of each step and of a rollback'
     // heartbeats, and /nodes must stop listing it then rather than show a dead node as live.
     await waitFor(
       async () => ((await registry.get('node-a')) === null ? true : undefined),
-      5 * HEARTBEAT_MS + 5000,
+      registryTtlMs(HEARTBEAT_MS) + 5000,
       'the registry entry of the killed node to expire',
     );
     const listed = (await system.get('/nodes')).body as { nodes: Array<{ id: string }> };

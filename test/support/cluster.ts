@@ -1,5 +1,7 @@
 // How a test file reaches the Redis Cluster the global setup started (or the one REDIS_NODES named).
 import { inject } from 'vitest';
+import { readinessProblems } from '../../scripts/cluster-status.js';
+import { waitUntil } from '../../scripts/kit/wait.js';
 import { attachLocalCluster, type LocalCluster } from '../../scripts/local-cluster.js';
 
 declare module 'vitest' {
@@ -54,4 +56,20 @@ export function signalAll(pids: number[], signal: NodeJS.Signals): void {
       // gone already; the cluster's stop() deals with it
     }
   }
+}
+
+/**
+ * Resumes a store whose nodes `pids` were stopped (SIGCONT to all at once, see signalAll) and waits
+ * until it serves every slot again. The nodes may fail a master over on waking (a ping sent before
+ * the stop looks seconds overdue), so no master is expected where it was, only a cluster that is
+ * ready: every slot served, 3 masters with synced replicas.
+ */
+export async function resumeStore(cluster: LocalCluster, pids: number[], timeoutMs = 60_000): Promise<void> {
+  signalAll(pids, 'SIGCONT');
+  await waitUntil(
+    'the cluster to serve every slot again',
+    async () => readinessProblems(await cluster.status()).length === 0,
+    timeoutMs,
+    { everyMs: 25, retryErrors: false },
+  );
 }

@@ -1,9 +1,9 @@
 // Starts a test worker node wired like workers/main.ts: metrics published on heartbeat, drain closes it.
 import type { Config } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
-import { createNodeTelemetry, type NodeTelemetry } from '../../workers/node-metrics.js';
+import { createNodeTelemetry } from '../../workers/node-metrics.js';
+import type { WorkerRuntime } from '../../workers/runtime.js';
 import type { StepHandlers } from '../../workers/steps/contract.js';
-import type { WorkerNode } from '../../workers/worker-node.js';
 import type { TestSystem } from './system.js';
 
 /**
@@ -15,7 +15,7 @@ export function startMeteredNode(
   nodeId: string,
   overrides: Partial<Config> = {},
   handlers?: StepHandlers,
-): { node: WorkerNode; telemetry: NodeTelemetry } {
+): WorkerRuntime {
   const telemetry = createNodeTelemetry({
     store: system.store,
     namespace: system.config.KEY_NAMESPACE,
@@ -23,15 +23,14 @@ export function startMeteredNode(
     heartbeatMs: overrides.HEARTBEAT_MS ?? system.config.HEARTBEAT_MS,
     logger: createLogger(system.config, { service: 'test-node' }),
   });
-  const node: WorkerNode = system.startNode(
+  const node: WorkerRuntime = system.startNode(
     { ...overrides, NODE_ID: nodeId },
     {
-      observer: telemetry.observer,
-      onHeartbeat: telemetry.onHeartbeat,
+      telemetry,
       // workers/main.ts shuts the process down; in a test the node itself closes and deregisters.
       onDrainRequested: () => void node.close(),
       handlers,
     },
   );
-  return { node, telemetry };
+  return node;
 }

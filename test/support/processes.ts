@@ -1,31 +1,8 @@
 // Real orderflow processes for fault-tolerance tests: spawned by pid, signalled by pid, logs captured.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { isPortFree } from '../../scripts/redis-process.js';
+import { parseLogLine, readLines } from '../../scripts/kit/lines.js';
+import { baseEnv, spawnTsx } from '../../scripts/kit/spawn.js';
 import type { Config } from '../../shared/config.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/**
- * The only variables a child takes from this process: what node and tsx need to run. PATH for
- * anything they look up, HOME, and TMPDIR because tsx keeps its compile cache under the temp dir
- * (a child that looked elsewhere would compile everything cold). Nothing that configures orderflow
- * (a developer's STEP_FAILURE_RATE, LOCK_MS or WAIT_REPLICAS, the REDIS_NODES the global setup
- * exports for the forks) and no NODE_OPTIONS (vitest's, a debugger's) reaches a child unasked.
- */
-const INHERITED = ['PATH', 'HOME', 'TMPDIR'] as const;
-
-/** The inherited basics of every child's environment, without anything that configures orderflow. */
-export function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of INHERITED) {
-    const value = process.env[name];
-    if (value) env[name] = value;
-  }
-  return env;
-}
 
 /** What every service is told explicitly: which store, and which namespace in it. */
 export type ServiceEnv = { REDIS_NODES: string; KEY_NAMESPACE: string } & Record<string, string>;
@@ -55,51 +32,33 @@ export function spawnService(
   entry: 'server/main.ts' | 'workers/main.ts',
   env: ServiceEnv,
 ): ServiceProcess {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: root,
+  const { child, pid, exited, signal } = spawnTsx(entry, {
     env: { ...baseEnv(), LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (child.pid === undefined) throw new Error(`could not start ${name}`);
   const logs: LogLine[] = [];
   const listeners = new Set<(line: LogLine | null) => void>();
-  let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const text of lines) {
-      try {
-        const line = JSON.parse(text) as LogLine;
-        logs.push(line);
-        for (const listener of listeners) listener(line);
-      } catch {
-        // not a log line (a stack trace of a crash, say): kept out of the structured logs
-      }
-    }
+  // Lines that are not log lines (a stack trace of a crash, say) are kept out of the structured logs.
+  readLines(child.stdout!, (text) => {
+    const line = parseLogLine<LogLine>(text);
+    if (!line) return;
+    logs.push(line);
+    for (const listener of listeners) listener(line);
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  // 'close', not 'exit': only then has every line the process wrote been read, so a caller that
-  // looks at the logs or stderr after `exited` (an EADDRINUSE, a last log line) sees all of it.
   let ended = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => {
-      ended = true;
-      for (const listener of listeners) listener(null);
-      resolve({ code, signal });
-    }),
-  );
+  void exited.then(() => {
+    ended = true;
+    for (const listener of listeners) listener(null);
+  });
   const service: ServiceProcess = {
     name,
-    pid: child.pid,
+    pid,
     logs,
     exited,
-    signal: (signal) => {
-      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
-    },
+    signal,
     waitForLog(match, timeoutMs = 30_000) {
       const found = logs.find(match);
       if (found) return Promise.resolve(found);
@@ -143,105 +102,6 @@ export async function spawnApi(
   const url = new URL(String(listening.url));
   if (!(Number(url.port) > 0)) throw new Error(`${name} reported no bound port: ${listening.url}`);
   return { service, url: url.origin };
-}
-
-/** The chosen port was bound by someone else before the child could bind it. */
-export class PortTakenError extends Error {
-  constructor(port: number, detail: string) {
-    super(`port ${port} was taken before the child bound it: ${detail}`);
-    this.name = this.constructor.name;
-  }
-}
-
-// Below Linux's ephemeral range (32768+), where any outgoing connection could take the port, and
-// clear of the test clusters' ports (18000-22700) and their bus ports (28000-32700).
-const CANDIDATE_PORTS = { from: 23_000, to: 28_000 };
-
-/** A port that is free now in CANDIDATE_PORTS: only a candidate, since it can be taken before the child binds it. */
-async function candidatePort(): Promise<number> {
-  const span = CANDIDATE_PORTS.to - CANDIDATE_PORTS.from;
-  const first = Math.floor(Math.random() * span);
-  for (let i = 0; i < span; i++) {
-    const port = CANDIDATE_PORTS.from + ((first + i) % span);
-    if (await isPortFree(port)) return port;
-  }
-  throw new Error(`no free port in ${CANDIDATE_PORTS.from}-${CANDIDATE_PORTS.to}`);
-}
-
-/**
- * For a child that must be given a fixed port (a worker's NODE_PORT: there 0 turns the probe off):
- * calls `start` with a candidate port, and again with another one while it throws PortTakenError.
- */
-export async function onFreePort<T>(start: (port: number) => Promise<T>, attempts = 5): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await candidatePort();
-    try {
-      return await start(port);
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= attempts) throw error;
-    }
-  }
-}
-
-/**
- * Resolves once the worker probe at `url` answers /health with `nodeId`: a process that merely
- * answers on that port (the one that took it) is never taken for this node. Throws PortTakenError
- * when the node ended with EADDRINUSE first, and a plain Error when it ended for any other reason.
- */
-export async function waitForOwnProbe(probe: {
-  url: string;
-  nodeId: string;
-  port: number;
-  exited: Promise<unknown>;
-  output: () => string;
-  timeoutMs?: number;
-}): Promise<void> {
-  let ended = false;
-  void probe.exited.then(() => {
-    ended = true;
-  });
-  const deadline = Date.now() + (probe.timeoutMs ?? 60_000);
-  for (;;) {
-    if (ended) {
-      const output = probe.output();
-      if (/EADDRINUSE/.test(output)) throw new PortTakenError(probe.port, output.slice(-500));
-      throw new Error(`${probe.nodeId} ended before its probe answered: ${output.slice(-2000)}`);
-    }
-    const health = await fetch(`${probe.url}/health`, { signal: AbortSignal.timeout(2000) })
-      .then((res) => (res.ok ? (res.json() as Promise<{ node_id?: string }>) : null))
-      .catch(() => null);
-    if (health?.node_id === probe.nodeId) return;
-    if (Date.now() > deadline)
-      throw new Error(`${probe.nodeId}: no probe of its own at ${probe.url}: ${probe.output().slice(-2000)}`);
-    await sleep(100);
-  }
-}
-
-/** Starts a worker node with its probe on NODE_PORT (a free port, retried if taken) and resolves with the probe's URL. */
-export async function spawnWorkerWithProbe(
-  nodeId: string,
-  env: ServiceEnv,
-  started: ServiceProcess[],
-): Promise<{ service: ServiceProcess; probe: string }> {
-  return onFreePort(async (port) => {
-    const service = spawnService(nodeId, 'workers/main.ts', {
-      STEP_FAILURE_RATE: '0',
-      ...env,
-      HOST: '127.0.0.1',
-      NODE_ID: nodeId,
-      NODE_PORT: String(port),
-    });
-    started.push(service);
-    const probe = `http://127.0.0.1:${port}`;
-    await waitForOwnProbe({
-      url: probe,
-      nodeId,
-      port,
-      exited: service.exited,
-      output: () => `${service.stderr()}\n${service.logs.map((l) => JSON.stringify(l)).join('\n')}`,
-    });
-    return { service, probe };
-  });
 }
 
 /**

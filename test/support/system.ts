@@ -2,21 +2,19 @@
 // each test run under its own key namespace on the shared test cluster, deleted again by close().
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
-import { createApp } from '../../server/app.js';
-import { createOperations } from '../../server/operations.js';
-import { type BacklogMonitor, createBacklogMonitor } from '../../server/orders/backlog.js';
-import { createPlacement } from '../../server/orders/place-order.js';
-import { PlacementProducer } from '../../server/orders/placement-producer.js';
-import { createReplicaConfirmation } from '../../server/orders/replica-confirmation.js';
+import { waitUntil } from '../../scripts/kit/wait.js';
+import type { Operations } from '../../server/operations.js';
+import type { BacklogMonitor } from '../../server/orders/backlog.js';
+import { type ApiRuntime, type ApiRuntimeOptions, createApiRuntime } from '../../server/runtime.js';
 import { type Config, loadConfig } from '../../shared/config.js';
 import type { OrderRecord } from '../../shared/domain/order.js';
-import { createKeyspace, type Keyspace } from '../../shared/keys.js';
+import type { Keyspace } from '../../shared/keys.js';
 import { createLogger } from '../../shared/logger.js';
 import type { StepJobData } from '../../shared/order-flow.js';
-import { createOrderStore, type OrderStore } from '../../shared/order-store.js';
+import type { OrderStore } from '../../shared/order-store.js';
 import { keySlot } from '../../shared/sharding.js';
 import { createStore, type Store } from '../../shared/store.js';
-import { createWorkerNode, type WorkerNode, type WorkerNodeDeps } from '../../workers/worker-node.js';
+import { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from '../../workers/runtime.js';
 import { redisNodes } from './cluster.js';
 
 /**
@@ -36,12 +34,10 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /**
- * Optional hooks of a test's worker node: metrics and drain handling, as workers/main.ts wires them,
- * and the step handlers (default: the simulated steps of the node's config).
+ * Optional parts of a test's worker node: its step handlers (default: the simulated steps of the
+ * node's config), its telemetry (default: none) and drain handling, as workers/main.ts wires them.
  */
-export type NodeHooks = Partial<
-  Pick<WorkerNodeDeps, 'observer' | 'onHeartbeat' | 'onDrainRequested' | 'handlers'>
->;
+export type NodeHooks = Pick<WorkerRuntimeOptions, 'handlers' | 'telemetry' | 'onDrainRequested' | 'logger'>;
 
 export interface TestSystem {
   config: Config;
@@ -50,11 +46,13 @@ export interface TestSystem {
   orders: OrderStore;
   /** Not sampling by itself: a test calls `sample()` so that what it sees is deterministic. */
   backlog: BacklogMonitor;
-  app: ReturnType<typeof createApp>;
+  app: ApiRuntime['app'];
+  /** The operations surfaces' registry, queues, metrics and activity counts. */
+  ops: Operations;
   /** A BullMQ Worker without a processor on `shard`'s queue, for a test to take jobs by hand; closed by `close()`. */
   handWorker(shard: number): Worker<StepJobData>;
-  /** Starts a worker node in this process; closed by `close()`. */
-  startNode(env?: Partial<Config>, hooks?: NodeHooks): WorkerNode;
+  /** Starts a worker node in this process, wired by createWorkerRuntime; closed by `close()`. */
+  startNode(env?: Partial<Config>, hooks?: NodeHooks): WorkerRuntime;
   /** POST /orders with a JSON body; returns status and parsed body. */
   place(
     body: unknown,
@@ -72,19 +70,9 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
-/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
-  what = 'condition',
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** Polls `check` every 25 ms until it returns a value (scripts/kit/wait.ts); an error of `check` ends the wait. */
+export function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition') {
+  return waitUntil(what, check, timeoutMs, { everyMs: 25, retryErrors: false });
 }
 
 const UNLINK_BATCH = 500;
@@ -126,23 +114,22 @@ export async function deleteNamespace(store: Store, namespace: string): Promise<
   return unlinked;
 }
 
-/** The API and store of one test file; worker nodes on demand. */
-export function createTestSystem(env: Record<string, string> = {}): TestSystem {
+/**
+ * The API and store of one test file, wired by createApiRuntime (not listening: tests drive
+ * `app.request`); worker nodes on demand. `parts` replaces parts of the API, as createApiRuntime's.
+ */
+export function createTestSystem(
+  env: Record<string, string> = {},
+  parts: Omit<ApiRuntimeOptions, 'store'> = {},
+): TestSystem {
   const config = testConfig(env);
   const logger = createLogger(config, { service: 'test' });
-  const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
+  // The system's own, so that close() can delete the namespace through it after the API closed.
   const store = createStore(config);
-  const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
-  const producer = new PlacementProducer({ connection: store });
-  producer.on('error', (error) => logger.warn({ event: 'flow-producer-error', err: error }));
-  const backlog = createBacklogMonitor({ store, keyspace, logger });
-  const replicas = createReplicaConfirmation({ config, store, keyspace, logger });
-  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
-  const ops = createOperations({ config, keyspace, store, logger });
-  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
-  const nodes: WorkerNode[] = [];
+  const api = createApiRuntime(config, { logger, store, ...parts });
+  const { keyspace, orders, backlog, ops, app } = api;
+  const nodes: WorkerRuntime[] = [];
   const handWorkers: Worker[] = [];
-  const nodeStores: Store[] = [];
   let closing: Promise<void> | undefined;
 
   const get = async (path: string) => {
@@ -158,13 +145,13 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
     orders,
     backlog,
     app,
+    ops,
     startNode(overrides = {}, hooks = {}) {
       const nodeConfig = { ...config, NODE_ID: `node-${nodes.length + 1}`, ...overrides };
-      const nodeStore = createStore(nodeConfig);
-      nodeStores.push(nodeStore);
-      const node = createWorkerNode({ config: nodeConfig, store: nodeStore, logger, ...hooks });
+      const node = createWorkerRuntime(nodeConfig, { logger, telemetry: null, ...hooks });
       nodes.push(node);
-      node.start();
+      // Synchronous up to the node's start unless NODE_PORT binds a probe.
+      node.start().catch((error) => logger.error({ event: 'test-node-start-failed', err: error }));
       return node;
     },
     async place(body, headers = {}) {
@@ -208,13 +195,12 @@ export function createTestSystem(env: Record<string, string> = {}): TestSystem {
       closing ??= (async () => {
         await Promise.allSettled(handWorkers.map((worker) => worker.close()));
         await Promise.allSettled(nodes.map((node) => node.close()));
-        await producer.close();
-        await ops.close();
+        await api.close().catch(() => undefined); // each failed step is logged
         try {
           // Only now: every writer of this namespace in this process has stopped.
           await deleteNamespace(store, config.KEY_NAMESPACE);
         } finally {
-          await Promise.allSettled([...nodeStores, store].map((s) => s.quit()));
+          await store.quit().catch(() => undefined);
         }
       })();
       return closing;
