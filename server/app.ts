@@ -11,7 +11,6 @@ import type { Store } from '../shared/store.js';
 import { mountAdminSurfaces } from './admin-surfaces.js';
 import { adminAuth } from './auth.js';
 import { limitBody } from './body-limit.js';
-import { countPlacements } from './metrics.js';
 import type { Operations } from './operations.js';
 import type { PlacementService } from './orders/place-order.js';
 import { createErrorHandler, notFound, problemResponse } from './problem.js';
@@ -93,7 +92,6 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
       }),
     ),
   );
-  app.use('/orders', countPlacements(ops, logger));
   const admin = adminAuth({ token: config.ADMIN_TOKEN });
   app.route('/', createHealthRoutes({ store }));
   app.route('/', createOrderRoutes({ keyspace, orders, placement }));

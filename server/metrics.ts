@@ -1,5 +1,4 @@
 // GET /metrics: the API's own metrics, per-scrape gauges and every live worker node's metrics, by scope.
-import type { MiddlewareHandler } from 'hono';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../shared/logger.js';
 import type { MetricsJson } from '../shared/metrics-exchange.js';
@@ -7,15 +6,12 @@ import type { Operations } from './operations.js';
 import { shardQueueCounts } from './shard-map.js';
 
 /**
- * Counts placements as they are acknowledged: the `placement` the POST handler sets with its 202,
- * not an idempotent replay. The store count is sent at once, before the 202 leaves the app, but not
- * awaited; concurrent placements share one write (Activity.flushSoon).
+ * Counts an order as placed when its record is stored (server/orders/place-order.ts `onStored`),
+ * whatever the request's answer. The store count is sent at once but not awaited; concurrent
+ * placements share one write (Activity.flushSoon).
  */
-export function countPlacements(ops: Operations, logger: Logger): MiddlewareHandler {
-  return async function placementCounter(c, next) {
-    await next();
-    const placement = c.get('placement');
-    if (!placement || placement.replayed) return;
+export function placementCounter(ops: Operations, logger: Logger): () => void {
+  return () => {
     ops.metrics.ordersPlaced.inc();
     ops.activity.add('orders_placed');
     ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));

@@ -9,6 +9,7 @@ import { createOrderStore, type OrderStore } from '../shared/order-store.js';
 import { type CloseStep, closeInOrder } from '../shared/process.js';
 import { createStore, type Store } from '../shared/store.js';
 import { createApp } from './app.js';
+import { placementCounter } from './metrics.js';
 import { createOperations, type Operations } from './operations.js';
 import { type BacklogMonitor, createBacklogMonitor } from './orders/backlog.js';
 import { createPlacement } from './orders/place-order.js';
@@ -62,7 +63,8 @@ export function apiParts(config: Config, given: ApiRuntimeOptions = {}): ApiPart
 export function createApiRuntime(config: Config, options: ApiRuntimeOptions = {}) {
   const parts = apiParts(config, options);
   const { logger, store, keyspace, orders, producer, backlog, replicas, ops } = parts;
-  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
+  const onStored = placementCounter(ops, logger);
+  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas, onStored });
   const app = createApp({ config, keyspace, store, orders, placement, logger, ops, tracer: options.tracer });
   let server: ReturnType<typeof serve> | undefined;
   let closing: Promise<void> | undefined;

@@ -53,7 +53,7 @@ export function createStatsReader(ops: Operations, now: () => number = Date.now)
     /** What GET /stats answers. */
     async summary() {
       // Reads only: a public GET must not write. This process's own counts reach the store through
-      // Operations' periodic flush and the flush after each placement (countPlacements).
+      // Operations' periodic flush and the flush after each stored order (placementCounter).
       const at = now();
       const [totals, recent, nodes, shards] = await Promise.all([
         ops.activity.totals(),

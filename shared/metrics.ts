@@ -88,7 +88,7 @@ export function createApiMetrics() {
     registry,
     ordersPlaced: new Counter({
       name: `${PREFIX}orders_placed_total`,
-      help: 'Orders this API process stored and acknowledged with 202 (idempotent replays not counted)',
+      help: 'Orders this API process stored, counted when the record is written whatever the answer (a replay stores nothing)',
       registers,
     }),
     shardBacklog: new Gauge({

@@ -10,7 +10,8 @@ import type { ShardKeys } from '../../shared/keys.js';
  * shares the shard's hash tag, which a MULTI on a cluster needs.
  */
 export class PlacementProducer extends FlowProducer {
-  async addWith(flow: FlowJob, queueCommands: (multi: ChainableCommander) => void): Promise<void> {
+  /** Commits `queueCommands` and the chain in one MULTI; resolves with the replies of `queueCommands`' commands first. */
+  async addWith(flow: FlowJob, queueCommands: (multi: ChainableCommander) => void): Promise<unknown[]> {
     const client = await this.connection.client;
     const multi = client.multi();
     queueCommands(multi as unknown as ChainableCommander);
@@ -22,6 +23,7 @@ export class PlacementProducer extends FlowProducer {
       if (typeof reply === 'number' && reply < 0)
         throw new Error(`BullMQ refused a step job (code ${reply})`);
     }
+    return results.map(([, reply]) => reply);
   }
 
   /**

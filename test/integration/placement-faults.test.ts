@@ -52,6 +52,12 @@ async function replicaOf(user: string): Promise<{ port: number; pid: number }> {
 }
 const replicaPidOf = async (user: string) => (await replicaOf(user)).pid;
 
+/** orderflow_orders_placed_total of `system`'s process. */
+async function placedCount(system: TestSystem): Promise<number> {
+  const text = await (await system.app.request('/metrics?scope=process')).text();
+  return Number(/^orderflow_orders_placed_total (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 const ordersOf = async (user: string): Promise<Array<{ order_id: string }>> =>
   (await b.get(`/orders?user_id=${user}`)).body.orders;
 
@@ -110,10 +116,13 @@ describe("when the shard's master has no replica online", () => {
   it('answers 503 with the key instead of acknowledging an order only the primary holds', async () => {
     const user = 'pf-no-replica';
     const replica = await replicaOf(user);
+    const placedBefore = await placedCount(a);
     await cluster.killNode(replica.port, 'SIGKILL');
     try {
       const res = await a.place({ user_id: user }, { 'idempotency-key': 'pf-no-replica-key' });
       expect(res.status).toBe(503);
+      // Stored, so counted as placed (the seed-s6 chaos run: such orders were never counted).
+      expect(await placedCount(a)).toBe(placedBefore + 1);
       expect(res.headers.get('idempotency-key')).toBe('pf-no-replica-key');
       expect(res.body.detail).toMatch(/replica/);
     } finally {
@@ -123,6 +132,7 @@ describe("when the shard's master has no replica online", () => {
     const accepted = await placeUntilAccepted(a, { user_id: user }, 'pf-no-replica-key');
     expect(accepted.headers.get('idempotent-replayed')).toBe('true');
     expect(await ordersOf(user)).toHaveLength(1);
+    expect(await placedCount(a)).toBe(placedBefore + 1);
   }, 60_000);
 });
 
