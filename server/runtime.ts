@@ -64,7 +64,16 @@ export function createApiRuntime(config: Config, options: ApiRuntimeOptions = {}
   const parts = apiParts(config, options);
   const { logger, store, keyspace, orders, producer, backlog, replicas, ops } = parts;
   const onStored = placementCounter(ops, logger);
-  const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas, onStored });
+  const placement = createPlacement({
+    config,
+    keyspace,
+    orders,
+    producer,
+    logger,
+    backlog,
+    replicas,
+    onStored,
+  });
   const app = createApp({ config, keyspace, store, orders, placement, logger, ops, tracer: options.tracer });
   let server: ReturnType<typeof serve> | undefined;
   let closing: Promise<void> | undefined;
