@@ -28,6 +28,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     STEP_MS: '30',
     COMPENSATION_MS: '10',
     STEP_FAILURE_RATE: '0',
+    // Generous: on two loaded cores a replica's ack took longer than the 200 ms default, and a
+    // placement a test expected to be acknowledged answered 503. Fault tests set their own.
+    WAIT_TIMEOUT_MS: '2000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
