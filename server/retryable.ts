@@ -58,12 +58,24 @@ const SOCKET_CODES = new Set([
 ]);
 
 /**
+ * The placement's key was bound to another order between its claim and its write: a failover lost
+ * the claim and another request bound the key since. The write created nothing; the next attempt
+ * reads the binding that stands.
+ */
+export class KeyReboundError extends Error {
+  constructor() {
+    super('the idempotency key was bound to another order while this placement was writing');
+    this.name = this.constructor.name;
+  }
+}
+
+/**
  * Whether `error` is a transient store failure: the store timed out (StoreTimeoutError, from a
  * withTimeout), its connection is lost, or its cluster is in transition. Anything else is not: a
  * TypeError is a bug, an ApiError an answer, and retrying either only hides it behind a later 503.
  */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof StoreTimeoutError) return true;
+  if (error instanceof StoreTimeoutError || error instanceof KeyReboundError) return true;
   if (!(error instanceof Error)) return false;
   if (error instanceof ReplyError) {
     if (TRANSIENT_REPLY.test(error.message)) return true;

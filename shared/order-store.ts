@@ -32,8 +32,14 @@ export function writeIdOf(token: string, doc: string): string {
 
 // Creates the record unless it exists (a retried placement), indexes it under its user and
 // trims index entries older than the record TTL, which sort first because ids start with time.
+// KEYS[3] is the placement's idempotency binding: bound to another order, this is a resend of a
+// write whose claim a failover lost and whose key a retry has bound since: it creates nothing (-1).
+// Unbound (that claim lost), it binds it again, so a later retry finds this order.
 const CREATE_ORDER = `
+local bound = redis.call('GET', KEYS[3])
+if bound and bound ~= ARGV[5] then return -1 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if not bound then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
 redis.call('HSET', KEYS[1], 'v', 1, 'doc', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
@@ -63,11 +69,21 @@ interface OrderScripts {
 type CreateOrderCommand = (
   record: string,
   index: string,
+  binding: string,
   doc: string,
   id: string,
   ttl: number,
   floor: string,
+  bindingValue: string,
+  bindingTtlS: number,
 ) => void;
+
+/** The idempotency binding a placement claimed: its key in the order's slot, value and TTL. */
+export interface OrderBinding {
+  key: string;
+  value: string;
+  ttlS: number;
+}
 
 /** The record's document and its version, the fence a writer must present. */
 export interface VersionedOrder {
@@ -91,7 +107,7 @@ export interface OrderPage {
 export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: number) {
   const ttlMs = ttlSeconds * 1000;
   store.defineCommand('ofFencedWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
-  store.defineCommand('ofCreateOrder', { numberOfKeys: 2, lua: CREATE_ORDER });
+  store.defineCommand('ofCreateOrder', { numberOfKeys: 3, lua: CREATE_ORDER });
   store.defineCommand('ofClaimIdempotency', { numberOfKeys: 1, lua: CLAIM_IDEMPOTENCY });
   const scripts = store as unknown as {
     ofFencedWrite: OrderScripts['fencedWrite'];
@@ -131,17 +147,24 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
       return keys ? (await store.exists(keys.order(orderId))) === 1 : false;
     },
 
-    /** Queues the creation of `order` (record + user index) on a MULTI of the order's shard. */
-    queueCreate(multi: ChainableCommander, order: OrderRecord): void {
+    /**
+     * Queues the creation of `order` (record + user index) on a MULTI of the order's shard, checked
+     * against the placement's idempotency `binding`: its reply is 1 created, 0 existed already, -1
+     * refused (the key names another order).
+     */
+    queueCreate(multi: ChainableCommander, order: OrderRecord, binding: OrderBinding): void {
       const keys = keyspace.shard(order.shard);
       const floor = orderIdFloor(order.shard, Date.parse(order.created_at) - ttlMs);
       (multi as unknown as { ofCreateOrder: CreateOrderCommand }).ofCreateOrder(
         keys.order(order.order_id),
         keys.userIndex(order.user_id),
+        binding.key,
         JSON.stringify(order),
         order.order_id,
         ttlMs,
         floor,
+        binding.value,
+        binding.ttlS,
       );
     },
 

@@ -10,7 +10,7 @@ import { shardOf } from '../../shared/sharding.js';
 import { withTimeout } from '../../shared/store.js';
 import { activeTraceCarrier } from '../../shared/tracing.js';
 import { BacklogFullError, IdempotencyConflictError, StoreUnavailableError } from '../errors.js';
-import { isRetryable } from '../retryable.js';
+import { isRetryable, KeyReboundError } from '../retryable.js';
 import type { BacklogMonitor } from './backlog.js';
 import { type PlacementKey, placementKeyOf, requestHash } from './placement-key.js';
 import type { PlacementProducer } from './placement-producer.js';
@@ -92,9 +92,12 @@ export function createPlacement({
     candidateId: string,
     key: PlacementKey,
     signal: AbortSignal,
+    countStored: () => void,
   ): Promise<Placement> {
     const hash = requestHash(request);
     const bound = await key.claim(`${candidateId} ${hash}`);
+    // Bound to `candidateId`, the key was claimed by an earlier attempt of this very request.
+    const ours = bound?.startsWith(`${candidateId} `) === true;
     let order: OrderRecord;
     if (!bound) order = newOrder(candidateId, shard, request, new Date());
     else {
@@ -103,11 +106,14 @@ export function createPlacement({
       signal.throwIfAborted();
       const stored = await orders.read(boundId);
       signal.throwIfAborted();
+      // Stored by an earlier attempt of this request whose reply was lost: counted here, once.
+      if (stored && ours) countStored();
       if (stored && (await isWhole(stored.order))) {
         signal.throwIfAborted();
-        // Acknowledged like a first placement: only once a replica holds what was just read.
+        // Acknowledged like a first placement: only once a replica holds what was just read. Not a
+        // replay when the record is this request's own (an attempt of it stored it, then failed).
         await replicas?.confirmRead(shard);
-        return placed(stored.order, true);
+        return placed(stored.order, !ours);
       }
       // Not placed whole (yet): an earlier request is mid-way, or was applied in part. Same ids
       // again: an existing record is kept as it is, and only missing jobs are added.
@@ -116,9 +122,11 @@ export function createPlacement({
     signal.throwIfAborted();
     // The request's trace goes with every step (empty with tracing off): docs/adr/0019.
     const flow = orderFlow(order, keyspace.shard(shard), activeTraceCarrier());
-    const [created] = await producer.addWith(flow, (multi) => orders.queueCreate(multi, order));
+    const binding = { key: key.bindingKey, value: `${order.order_id} ${hash}`, ttlS: key.ttlS };
+    const [created] = await producer.addWith(flow, (multi) => orders.queueCreate(multi, order, binding));
+    if (created === -1) throw new KeyReboundError();
     // Counted when stored, whatever the answer: a 503 after this still leaves an order to process.
-    if (created === 1) onStored?.();
+    if (created === 1) countStored();
     signal.throwIfAborted();
     // With a bound key the MULTI may have found all of it written by another connection already.
     await (bound ? replicas?.confirmRead(shard) : replicas?.confirm(shard));
@@ -138,7 +146,7 @@ export function createPlacement({
       context: { request_id?: string } = {},
     ): Promise<Placement> {
       const shard = shardOf(request.user_id, keyspace.shards);
-      const keyed = placementKeyOf({ config, orders }, request, shard, idempotencyKey);
+      const keyed = placementKeyOf({ config, keyspace, orders }, request, shard, idempotencyKey);
       // Before anything is written: a 429 leaves nothing behind, not even a key.
       if (backlog && backlog.total > config.BACKLOG_LIMIT) throw new BacklogFullError(backlog.total, 1);
       // One id for every retry: a retry after a write that did land is then a no-op, not a second order.
@@ -146,10 +154,16 @@ export function createPlacement({
       const key = keyed.key;
       const deadline = Date.now() + budgetMs;
       const abort = new AbortController();
+      let counted = false;
+      const countStored = () => {
+        if (counted) return;
+        counted = true;
+        onStored?.();
+      };
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            const placing = place(request, shard, candidateId, keyed, abort.signal);
+            const placing = place(request, shard, candidateId, keyed, abort.signal, countStored);
             return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
           } catch (error) {
             // A replica that did not confirm: the order may be stored, so the 503 names the key.

@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../../shared/config.js';
 import type { OrderRequest } from '../../shared/domain/order.js';
+import type { Keyspace } from '../../shared/keys.js';
 import type { OrderStore } from '../../shared/order-store.js';
 import { BadRequestError } from '../errors.js';
 
@@ -24,10 +25,14 @@ export interface PlacementKey {
   label?: string;
   /** Binds the key to `binding` (`<order id> <request hash>`) unless bound; the earlier binding if it was. */
   claim(binding: string): Promise<string | null>;
+  /** The binding's store key and TTL, which the record's creation checks again (shared/order-store.ts). */
+  bindingKey: string;
+  ttlS: number;
 }
 
 export interface PlacementKeyDeps {
   config: Pick<Config, 'IDEMPOTENCY_TTL_S' | 'ORDER_TTL_S'>;
+  keyspace: Keyspace;
   orders: Pick<OrderStore, 'claimIdempotency' | 'claimClientOrderId'>;
 }
 
@@ -38,7 +43,7 @@ export interface PlacementKeyDeps {
  * key than the order_id is refused (400): two bindings could each name another order.
  */
 export function placementKeyOf(
-  { config, orders }: PlacementKeyDeps,
+  { config, keyspace, orders }: PlacementKeyDeps,
   request: OrderRequest,
   shard: number,
   idempotencyKey?: string,
@@ -49,6 +54,8 @@ export function placementKeyOf(
     return {
       key,
       claim: (binding) => orders.claimIdempotency(shard, userId, key, binding, config.IDEMPOTENCY_TTL_S),
+      bindingKey: keyspace.shard(shard).idempotency(userId, key),
+      ttlS: config.IDEMPOTENCY_TTL_S,
     };
   }
   if (idempotencyKey !== undefined && idempotencyKey !== clientId) {
@@ -60,5 +67,7 @@ export function placementKeyOf(
     key: clientId,
     label: `order_id ${JSON.stringify(clientId)}`,
     claim: (binding) => orders.claimClientOrderId(shard, userId, clientId, binding, config.ORDER_TTL_S),
+    bindingKey: keyspace.shard(shard).clientOrder(userId, clientId),
+    ttlS: config.ORDER_TTL_S,
   };
 }

@@ -10,20 +10,24 @@ import type { ShardKeys } from '../../shared/keys.js';
  * shares the shard's hash tag, which a MULTI on a cluster needs.
  */
 export class PlacementProducer extends FlowProducer {
-  /** Commits `queueCommands` and the chain in one MULTI; resolves with the replies of `queueCommands`' commands first. */
+  /**
+   * Commits `queueCommands` and the chain in one MULTI; resolves with the replies of `queueCommands`'
+   * own commands (theirs to judge). A BullMQ script's negative reply throws.
+   */
   async addWith(flow: FlowJob, queueCommands: (multi: ChainableCommander) => void): Promise<unknown[]> {
     const client = await this.connection.client;
     const multi = client.multi();
     queueCommands(multi as unknown as ChainableCommander);
+    const own = (multi as unknown as { length: number }).length;
     await this.addNode({ multi, node: flow });
     const results = await multi.exec();
     if (!results) throw new Error('placement transaction was discarded');
-    for (const [error, reply] of results) {
+    for (const [i, [error, reply]] of results.entries()) {
       if (error) throw error;
-      if (typeof reply === 'number' && reply < 0)
+      if (i >= own && typeof reply === 'number' && reply < 0)
         throw new Error(`BullMQ refused a step job (code ${reply})`);
     }
-    return results.map(([, reply]) => reply);
+    return results.slice(0, own).map(([, reply]) => reply);
   }
 
   /**

@@ -143,22 +143,62 @@ describe('when the key is bound and the record exists but its chain does not', (
     const keys = b.keyspace.shard(shard);
     const order = newOrder(newOrderId(shard), shard, request, new Date());
     // What a transaction applied in part would leave (Redis does not roll back a failed command's neighbours).
+    const binding = `${order.order_id} ${requestHash(request)}`;
     const multi = b.store.multi();
-    b.orders.queueCreate(multi, order);
+    b.orders.queueCreate(multi, order, {
+      key: keys.idempotency(request.user_id, 'half'),
+      value: binding,
+      ttlS: 600,
+    });
     await multi.exec();
-    await b.orders.claimIdempotency(
-      shard,
-      request.user_id,
-      'half',
-      `${order.order_id} ${requestHash(request)}`,
-      600,
-    );
+    await b.orders.claimIdempotency(shard, request.user_id, 'half', binding, 600);
 
     const res = await b.place(request, { 'idempotency-key': 'half' });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ order_id: order.order_id, created_at: order.created_at });
     const jobKeys = STEPS.map((step) => keys.queueKey(stepJobId(order.order_id, step)));
     expect(await b.store.exists(...jobKeys)).toBe(STEPS.length);
+  });
+});
+
+describe("when a placement's write is resent after a failover lost its claim", () => {
+  // Seed s9 of the chaos run: a request claimed its key and wrote its order on a master whose
+  // replication was held back; the master died, so the claim was lost, but ioredis resent the
+  // unanswered MULTI to the promoted replica. The client's retry (same key) found the key free and
+  // made a second order: two orders for one key. The write now checks the key's binding itself.
+  const request = { user_id: 'pf-resend' };
+  const shard = shardOf(request.user_id, 12);
+  /** The first attempt's MULTI as ioredis resends it (only its record part matters here). */
+  async function resend(key: string): Promise<{ reply: unknown; order: ReturnType<typeof newOrder> }> {
+    const order = newOrder(newOrderId(shard), shard, request, new Date());
+    const bindingKey = b.keyspace.shard(shard).idempotency(request.user_id, key);
+    const multi = b.store.multi();
+    b.orders.queueCreate(multi, order, {
+      key: bindingKey,
+      value: `${order.order_id} ${requestHash(request)}`,
+      ttlS: 600,
+    });
+    const results = (await multi.exec()) ?? [];
+    expect(results[0]?.[0]).toBeNull();
+    return { reply: results[0]?.[1], order };
+  }
+
+  it('creates nothing when the retry bound the key to its own order first', async () => {
+    const retry = await b.place(request, { 'idempotency-key': 'pf-resend-a' });
+    expect(retry.status).toBe(202);
+    const { reply, order } = await resend('pf-resend-a');
+    expect(reply).toBe(-1);
+    expect(await b.orders.read(order.order_id)).toBeNull();
+  });
+
+  it('binds the key it finds free, so the retry then returns that order, not a second one', async () => {
+    const before = (await ordersOf(request.user_id)).length;
+    const { reply, order } = await resend('pf-resend-b');
+    expect(reply).toBe(1);
+    const retry = await b.place(request, { 'idempotency-key': 'pf-resend-b' });
+    expect(retry.status).toBe(202);
+    expect(retry.body.order_id).toBe(order.order_id);
+    expect(await ordersOf(request.user_id)).toHaveLength(before + 1);
   });
 });
 
