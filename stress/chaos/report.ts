@@ -10,6 +10,8 @@ export interface RunHistory {
   seed: string;
   durationS: number;
   nodes: number;
+  /** Whether the run drew network partitions (--partitions). */
+  partitions: boolean;
   runStart: number;
   placements: PlacementRecord[];
   faults: FaultRecord[];
@@ -123,7 +125,7 @@ export function summaryLines(check: CheckResult, run: RunHistory): string[] {
   const requests = run.placements.reduce((n, p) => n + p.requests.length, 0);
   const c = check.counts;
   return [
-    `chaos seed ${run.seed}, ${run.durationS} s of faults, ${run.nodes} worker nodes`,
+    `chaos seed ${run.seed}${run.partitions ? ' with partitions' : ''}, ${run.durationS} s of faults, ${run.nodes} worker nodes`,
     `faults injected: ${tally(injected.map((f) => f.kind))}${skipped.length ? `; skipped: ${tally(skipped.map((f) => `${f.kind} (${f.note})`))}` : ''}`,
     `placements ${run.placements.length} (${run.placements.filter((p) => p.key).length} with a key), requests ${requests}: answers ${tally(run.placements.flatMap((p) => p.requests.map((r) => String(r.status ?? r.error))))}`,
     `orders acknowledged ${check.acked}; records by status: ${tally(Object.entries(check.records).flatMap(([s, n]) => Array(n).fill(s)))}; /stats ${JSON.stringify(check.stats)}`,

@@ -12,6 +12,7 @@ export function summarize(outcome: ChaosOutcome) {
     seed: history.seed,
     duration_s: history.durationS,
     nodes: history.nodes,
+    partitions: history.partitions,
     faults_by_kind: faultsByKind(history.faults),
     faults_skipped: history.faults.filter((f) => f.started_at === null && f.note !== 'not reached').length,
     placements: history.placements.length,
