@@ -149,6 +149,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
             : [],
         ),
         lossWindows: nemesis.records.flatMap(lossWindow),
+        partitions: nemesis.records.flatMap((f) =>
+          f.kind === 'partition-master' && f.started_at !== null && f.target && f.slots
+            ? [
+                {
+                  target: f.target,
+                  from: f.started_at,
+                  to: f.healed_at ?? f.started_at + f.holdMs,
+                  slots: f.slots,
+                },
+              ]
+            : [],
+        ),
       }),
       signal,
     );
