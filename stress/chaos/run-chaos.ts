@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChaosCluster, startChaosCluster } from './chaos-cluster.js';
 import { type CheckResult, checkRun } from './checker.js';
 import { startClient } from './client.js';
-import type { FaultRecord } from './nemesis.js';
+import { faultWindows } from './fault-windows.js';
 import { type CrashRecord, type Nemesis, startNemesis } from './nemesis.js';
 import { createPrng } from './prng.js';
 import type { ProxyCounts } from './proxy.js';
@@ -44,18 +44,6 @@ export interface ChaosOutcome {
 const USERS = Array.from({ length: 16 }, (_, i) => `chaos-user-${String(i).padStart(2, '0')}`);
 /** After the faults stop, how long the client may go on retrying placements under way. */
 const RETRY_AFTER_FAULTS_MS = 20_000;
-
-/**
- * When a fault may have lost writes of the master it hit: from a second before it (what the replica
- * had not received yet) to the end of the lag a lagging failover holds, or to the heal of a
- * partition (the isolated master takes writes alone until it sees itself in the minority).
- */
-function lossWindow(f: FaultRecord) {
-  if (f.started_at === null || !f.slots) return [];
-  const to =
-    f.kind === 'partition-master' ? (f.healed_at ?? f.started_at + f.holdMs) : f.started_at + f.intensity;
-  return [{ from: f.started_at - 1000, to, slots: f.slots }];
-}
 
 /** Rejects as soon as `signal` aborts, whatever `promise` is doing. */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -143,24 +131,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
         placements: client.placements,
         runStart,
         quietUntil: faultsEnd + quietS * 1000,
-        kills: nemesis.records.flatMap((f) =>
-          (f.kind === 'kill-api' || f.kind === 'kill-worker') && f.started_at !== null && f.target
-            ? [{ target: f.target, at: f.started_at }]
-            : [],
-        ),
-        lossWindows: nemesis.records.flatMap(lossWindow),
-        partitions: nemesis.records.flatMap((f) =>
-          f.kind === 'partition-master' && f.started_at !== null && f.target && f.slots
-            ? [
-                {
-                  target: f.target,
-                  from: f.started_at,
-                  to: f.healed_at ?? f.started_at + f.holdMs,
-                  slots: f.slots,
-                },
-              ]
-            : [],
-        ),
+        ...faultWindows(nemesis.records),
       }),
       signal,
     );
