@@ -7,6 +7,7 @@ import { listUserOrders, readOrder, readStats, type StatsCounts } from './api-re
 import { keysOf, type PlacementRecord } from './journal.js';
 import { type OrderJson, TERMINAL } from './order-json.js';
 import { checkRecord } from './order-rules.js';
+import { type PartitionCoverage, type PartitionWindow, partitionCoverage } from './partition-coverage.js';
 import { type Kill, type LossWindow, statsFindings } from './stats-rule.js';
 import { bindingKey, readStore, type StoreAccess, type StoreView } from './store-reads.js';
 
@@ -24,6 +25,8 @@ export interface CheckInput {
   kills: Kill[];
   /** When failovers may have lost writes the replica had not received. */
   lossWindows: LossWindow[];
+  /** The network partitions of the run (partition-master). */
+  partitions: PartitionWindow[];
 }
 
 export interface CheckResult {
@@ -36,6 +39,8 @@ export interface CheckResult {
   stats: StatsCounts | null;
   /** Seconds from the call until every order was terminal (or the bound passed). */
   settled_s: number;
+  /** What clients did on the isolated side of each partition. */
+  partitions: PartitionCoverage[];
 }
 
 const ackedIdsOf = (placements: PlacementRecord[]) =>
@@ -155,5 +160,6 @@ export async function checkRun(input: CheckInput): Promise<CheckResult> {
     records,
     stats,
     settled_s,
+    partitions: partitionCoverage(input.partitions, input.placements, store.records.values(), store.slots),
   };
 }

@@ -1,4 +1,4 @@
-// `npm run chaos -- [--seed S] [--duration SEC] [--nodes N]`: a seeded fault-injection run and its checker.
+// `npm run chaos -- [--seed S] [--duration SEC] [--nodes N] [--partitions]`: a seeded fault-injection run and its checker.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,14 +7,17 @@ import { parseArgs } from 'node:util';
 import { exitCodeOf, FORCE_EXIT_SIGNALS, onStopSignals } from '../../shared/process.js';
 import { anomalyReport, summaryLines } from './report.js';
 import { runChaos } from './run-chaos.js';
-import { type FaultKind, PROCESS_FAULTS, STORE_FAULTS } from './schedule.js';
+import { type FaultKind, PARTITION_FAULTS, PROCESS_FAULTS, STORE_FAULTS } from './schedule.js';
 import { summarize } from './summary.js';
 
-const USAGE = `usage: npm run chaos -- [--seed S] [--duration SEC] [--nodes N] [--quiet SEC] [--step-ms MS] [--faults K,K] [--report FILE] [--keep]
+const USAGE = `usage: npm run chaos -- [--seed S] [--duration SEC] [--nodes N] [--partitions] [--quiet SEC] [--step-ms MS] [--faults K,K] [--report FILE] [--keep]
 
   --seed S        seeds the fault schedule, the client and the step failures (default: random, printed)
   --duration SEC  how long faults are injected (default 60)
   --nodes N       worker nodes (default 3)
+  --partitions    also partition the store's network: a master cut from its replica and the other
+                  masters while clients still reach it (partition-master); without it, a seed
+                  draws the schedule it drew before partitions existed
   --quiet SEC     after the faults, every order must be terminal within this (default 60)
   --step-ms MS    STEP_MS of the worker nodes (default 400)
   --faults K,K    only these kinds of fault (the names below), to hunt one interaction
@@ -25,7 +28,8 @@ Faults: worker SIGKILL / SIGSTOP past its lock (kill-worker, pause-worker), API 
 master SIGKILL (kill-master), a failover of a master whose replication is held back
 (lagging-failover), replica SIGSTOP (pause-replica), whole-store SIGSTOP (pause-store), and latency,
 dropped replies and resets through a TCP proxy in front of every store node (net-latency,
-net-drop-replies, net-reset). Then the checker reads the API
+net-drop-replies, net-reset); with --partitions, a master isolated from every other store node for
+6-10 s, past the failover, then healed (partition-master). Then the checker reads the API
 and the store. Exits 0 when it found no anomaly, 1 when it found any (or a process crashed by itself,
 or the store stayed unhealthy), 2 on a usage or harness error.`;
 
@@ -54,12 +58,15 @@ function parse(argv: string[]) {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
     return n;
   };
-  const kinds: readonly string[] = [...PROCESS_FAULTS, ...STORE_FAULTS];
+  const partitions = values.partitions === true;
+  const kinds: readonly string[] = [...PROCESS_FAULTS, ...STORE_FAULTS, ...PARTITION_FAULTS];
   const faults = values.faults?.split(',').map((k) => k.trim());
   const unknown = faults?.filter((k) => !kinds.includes(k));
   if (unknown?.length)
     throw new Error(`--faults: unknown ${unknown.join(', ')} (kinds: ${kinds.join(', ')})`);
-  if (values.partitions) throw new Error('--partitions (ip netns) is not implemented yet');
+  const partitionKinds: readonly string[] = PARTITION_FAULTS;
+  if (!partitions && faults?.some((k) => partitionKinds.includes(k)))
+    throw new Error('--faults: partition-master needs --partitions');
   return {
     help: values.help === true,
     seed: values.seed ?? randomBytes(3).toString('hex'),
@@ -70,6 +77,7 @@ function parse(argv: string[]) {
     report: values.report ? path.resolve(values.report) : undefined,
     keep: values.keep === true,
     faults: faults as FaultKind[] | undefined,
+    partitions,
   };
 }
 
@@ -99,7 +107,7 @@ async function main(): Promise<number> {
   const runDir = path.join(REPO_ROOT, '.data', `chaos-${process.pid}`);
   mkdirSync(runDir, { recursive: true });
   log(
-    `chaos seed ${args.seed}: ${args.durationS} s of faults, ${args.nodes} worker nodes; logs under ${path.relative(REPO_ROOT, runDir)}/logs`,
+    `chaos seed ${args.seed}${args.partitions ? ' with partitions' : ''}: ${args.durationS} s of faults, ${args.nodes} worker nodes; logs under ${path.relative(REPO_ROOT, runDir)}/logs`,
   );
   let outcome: Awaited<ReturnType<typeof runChaos>>;
   try {

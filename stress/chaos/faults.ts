@@ -125,6 +125,22 @@ export async function injectFault(
       signalAll(pids, 'SIGSTOP');
       return { target: `all ${pids.length} nodes`, heal: async () => signalAll(pids, 'SIGCONT') };
     }
+    case 'partition-master': {
+      // The master is cut from its replica and from the other masters (bus and replication, both
+      // ways) while clients still reach it: it takes writes until it sees itself in the minority
+      // (cluster-node-timeout) and refuses them (CLUSTERDOWN); the majority promotes its replica.
+      // Healed, it rejoins as that replica's replica and drops what it took alone. WAIT saw no
+      // replica on either side, so a 202 among those writes would be an acknowledged order lost.
+      const masters = byPort((await store.roles()).masters);
+      const port = masters[fault.target % masters.length]!;
+      const slots = await slotsOf(store, port);
+      store.isolate(port);
+      return {
+        target: `master :${port}, cut from every other node`,
+        slots,
+        heal: async () => store.healPartitions(),
+      };
+    }
     case 'net-latency':
     case 'net-drop-replies':
     case 'net-reset': {

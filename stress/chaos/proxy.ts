@@ -1,5 +1,7 @@
-// A fault-injecting TCP proxy in front of one redis-server: added latency, dropped replies, resets.
+// A fault-injecting TCP proxy in front of one redis-server: added latency, dropped replies, resets, partitions.
 import net from 'node:net';
+import { createLane } from './lane.js';
+import { type NodeLinks, plainAddress } from './node-links.js';
 import type { Prng } from './prng.js';
 
 /** The faults a proxy applies now; all off is a plain pipe. */
@@ -26,6 +28,8 @@ export const NO_FAULTS: ProxyFaults = {
 
 /** One proxied connection. */
 interface Pair {
+  /** The address the connection came from: a store node's own, or a client's. */
+  source: string;
   client: net.Socket;
   upstream: net.Socket;
   toClient: (chunk: Buffer, latencyMs: number) => void;
@@ -39,55 +43,41 @@ export interface ProxyCounts {
   connections: number;
   droppedReplies: number;
   resets: number;
+  /** Node-to-node connections refused or reset because a partition cuts their link. */
+  cut: number;
 }
 
-/**
- * One direction of a connection: chunks leave in arrival order, each no earlier than its arrival +
- * latency. One FIFO and one timer, never a timer per chunk: timers of different delays that expire
- * in the same millisecond may fire in either order, and a TCP stream delivered out of order makes a
- * client pair replies with the wrong commands (a bug of the proxy that looks like one of the system).
- */
-function createLane(src: net.Socket, dst: net.Socket) {
-  const queue: Array<{ chunk: Buffer; at: number }> = [];
-  let timer: NodeJS.Timeout | undefined;
-  const write = (chunk: Buffer) => {
-    if (dst.destroyed) return;
-    // Backpressure: a slow reader pauses the writer instead of growing our buffers.
-    if (!dst.write(chunk)) {
-      src.pause();
-      dst.once('drain', () => src.resume());
-    }
-  };
-  const pump = () => {
-    timer = undefined;
-    while (queue.length > 0 && queue[0]!.at <= Date.now()) write(queue.shift()!.chunk);
-    if (queue.length > 0) timer = setTimeout(pump, queue[0]!.at - Date.now());
-  };
-  return (chunk: Buffer, latencyMs: number) => {
-    if (queue.length === 0 && latencyMs <= 0) return write(chunk);
-    queue.push({ chunk, at: Date.now() + latencyMs });
-    if (timer === undefined) pump();
-  };
+/** Where a proxy sits in the partition table: the node it fronts, by the address it connects from. */
+export interface ProxyPlace {
+  links: NodeLinks;
+  node: string;
 }
 
 /**
  * A proxy for the redis-server at `target` (127.0.0.1). The chaos cluster announces the proxy's port
  * as the node's own, so clients reach every node, after every MOVED, through a proxy, and replicas
  * reach their master through it too. A target that is down (killed master) refuses through the proxy.
+ * Given a `place`, it tells a node's connection from a client's by its source address and refuses
+ * (RST) the node-to-node connections a partition cuts, resetting those open when the cut comes.
  */
 export class FaultyProxy {
   target: number | null = null;
   port = 0;
-  readonly counts: ProxyCounts = { connections: 0, droppedReplies: 0, resets: 0 };
+  readonly counts: ProxyCounts = { connections: 0, droppedReplies: 0, resets: 0, cut: 0 };
   private faults: ProxyFaults = NO_FAULTS;
   private readonly server: net.Server;
   private readonly open = new Set<Pair>();
   private readonly resetTimer: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
 
-  constructor(private readonly random: Prng) {
+  constructor(
+    private readonly random: Prng,
+    private readonly place?: ProxyPlace,
+  ) {
     this.server = net.createServer((client) => this.accept(client));
     this.resetTimer = setInterval(() => this.resetSome(), 250);
     this.resetTimer.unref();
+    this.unsubscribe = place?.links.subscribe(() => this.resetCut()) ?? (() => {});
   }
 
   /** Listens on a port the kernel picks; resolves with it. */
@@ -107,6 +97,7 @@ export class FaultyProxy {
 
   async close(): Promise<void> {
     clearInterval(this.resetTimer);
+    this.unsubscribe();
     for (const { client, upstream } of this.open) {
       client.destroy();
       upstream.destroy();
@@ -114,13 +105,25 @@ export class FaultyProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Whether the link of a connection from `source` is cut now. */
+  private isCut(source: string): boolean {
+    return this.place !== undefined && !this.place.links.allows(source, this.place.node);
+  }
+
   private accept(client: net.Socket): void {
     if (this.target === null) return void client.destroy();
+    const source = plainAddress(client.remoteAddress);
+    if (this.isCut(source)) {
+      // Refused as a dead link refuses: the node's connect fails at once and it retries, as Redis does.
+      this.counts.cut++;
+      return void client.resetAndDestroy();
+    }
     this.counts.connections++;
     client.setNoDelay(true);
     const upstream = net.connect({ host: '127.0.0.1', port: this.target });
     upstream.setNoDelay(true);
     const pair: Pair = {
+      source,
       client,
       upstream,
       toClient: createLane(upstream, client),
@@ -163,13 +166,19 @@ export class FaultyProxy {
     for (const chunk of pair.held.splice(0)) pair.toClient(chunk, this.faults.latencyMs);
   }
 
-  private reset(pair: Pair, why: 'drop' | 'reset'): void {
+  private reset(pair: Pair, why: 'drop' | 'reset' | 'cut'): void {
     if (!this.open.has(pair)) return;
     this.open.delete(pair);
     if (why === 'drop') this.counts.droppedReplies++;
+    else if (why === 'cut') this.counts.cut++;
     else this.counts.resets++;
     pair.client.resetAndDestroy();
     pair.upstream.destroy();
+  }
+
+  /** Resets every open connection whose link a partition now cuts (both of its sockets). */
+  private resetCut(): void {
+    for (const pair of [...this.open]) if (this.isCut(pair.source)) this.reset(pair, 'cut');
   }
 
   private resetSome(): void {

@@ -10,6 +10,8 @@ export interface RunHistory {
   seed: string;
   durationS: number;
   nodes: number;
+  /** Whether the run drew network partitions (--partitions). */
+  partitions: boolean;
   runStart: number;
   placements: PlacementRecord[];
   faults: FaultRecord[];
@@ -123,12 +125,18 @@ export function summaryLines(check: CheckResult, run: RunHistory): string[] {
   const requests = run.placements.reduce((n, p) => n + p.requests.length, 0);
   const c = check.counts;
   return [
-    `chaos seed ${run.seed}, ${run.durationS} s of faults, ${run.nodes} worker nodes`,
+    `chaos seed ${run.seed}${run.partitions ? ' with partitions' : ''}, ${run.durationS} s of faults, ${run.nodes} worker nodes`,
     `faults injected: ${tally(injected.map((f) => f.kind))}${skipped.length ? `; skipped: ${tally(skipped.map((f) => `${f.kind} (${f.note})`))}` : ''}`,
     `placements ${run.placements.length} (${run.placements.filter((p) => p.key).length} with a key), requests ${requests}: answers ${tally(run.placements.flatMap((p) => p.requests.map((r) => String(r.status ?? r.error))))}`,
     `orders acknowledged ${check.acked}; records by status: ${tally(Object.entries(check.records).flatMap(([s, n]) => Array(n).fill(s)))}; /stats ${JSON.stringify(check.stats)}`,
     `lost ${c.lost}, stuck ${c.stuck}, overlapping ${c.overlap}, duplicated ${c.duplicate}, orphaned ${c.orphan}, unaccounted ${c.unaccounted}, ` +
       `double-commit ${c['double-commit']}, saga ${c.saga}, unlisted ${c.unlisted}, conflict ${c.conflict}, stats ${c.stats}`,
+    ...check.partitions.map(
+      (p) =>
+        `partition of ${p.target} t+${secs(p.from)}–t+${secs(p.to)}: requests of its shards sent during the cut answered ` +
+        `${tally(Object.entries(p.answers).flatMap(([a, n]) => Array<string>(n).fill(a)))}; acknowledged ${p.acked.length}, lost of them ` +
+        `${p.acked.filter((id) => check.anomalies.some((a) => a.kind === 'lost' && a.order_id === id)).length}`,
+    ),
     `notes: ${tally(check.notes.map((n) => n.kind))}; waited ${check.settled_s.toFixed(1)} s after the client stopped for every order to be terminal`,
     check.anomalies.length === 0
       ? 'verdict: no anomaly'

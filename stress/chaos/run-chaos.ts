@@ -4,8 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChaosCluster, startChaosCluster } from './chaos-cluster.js';
 import { type CheckResult, checkRun } from './checker.js';
 import { startClient } from './client.js';
+import { faultWindows } from './fault-windows.js';
 import { type CrashRecord, type Nemesis, startNemesis } from './nemesis.js';
 import { createPrng } from './prng.js';
+import type { ProxyCounts } from './proxy.js';
 import type { RunHistory } from './report.js';
 import { type FaultKind, planFaults } from './schedule.js';
 import { createServices, type Services } from './services.js';
@@ -21,6 +23,8 @@ export interface ChaosOptions {
   stepMs: number;
   /** Only these kinds of fault (all when absent). */
   faults?: readonly FaultKind[];
+  /** Adds network partitions (partition-master) to the store lane. */
+  partitions?: boolean;
   log: (message: string) => void;
   /** Aborting tears the run down at once (every process stopped) and rejects. */
   signal: AbortSignal;
@@ -32,7 +36,8 @@ export interface ChaosOutcome {
   crashes: CrashRecord[];
   /** Problems of the store after the faults, if it never became healthy again. */
   storeProblems: string[];
-  proxies: Array<{ port: number; connections: number; droppedReplies: number; resets: number }>;
+  /** What each proxy did: `client` ones carry clients and replication, `bus` ones the cluster bus. */
+  proxies: Array<{ role: 'client' | 'bus'; port: number } & ProxyCounts>;
   timings: { startup_s: number; faults_s: number; settle_s: number; check_s: number };
 }
 
@@ -55,7 +60,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * error, an abort), every process it started is stopped and the cluster's data removed.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
-  const { seed, durationS, nodes, quietS, runDir, stepMs, faults, log, signal } = options;
+  const { seed, durationS, nodes, quietS, runDir, stepMs, faults, partitions, log, signal } = options;
   const runStart = Date.now();
   const random = createPrng(seed);
   let store: ChaosCluster | undefined;
@@ -88,7 +93,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
       `system up in ${((started - runStart) / 1000).toFixed(1)} s: API ${services.apiUrl}, ${nodes} worker nodes, store ${store.seeds}`,
     );
 
-    const plan = planFaults(random.fork('faults'), durationS * 1000, nodes, faults);
+    const plan = planFaults(random.fork('faults'), durationS * 1000, nodes, { only: faults, partitions });
     log(`schedule: ${plan.map((f) => `${(f.at / 1000).toFixed(1)}s ${f.kind}#${f.target}`).join(', ')}`);
     const live = services;
     const client = startClient({
@@ -126,25 +131,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
         placements: client.placements,
         runStart,
         quietUntil: faultsEnd + quietS * 1000,
-        kills: nemesis.records.flatMap((f) =>
-          (f.kind === 'kill-api' || f.kind === 'kill-worker') && f.started_at !== null && f.target
-            ? [{ target: f.target, at: f.started_at }]
-            : [],
-        ),
-        lossWindows: nemesis.records.flatMap((f) =>
-          f.started_at === null || !f.slots
-            ? []
-            : [{ from: f.started_at - 1000, to: f.started_at + f.intensity, slots: f.slots }],
-        ),
+        ...faultWindows(nemesis.records),
       }),
       signal,
     );
     return {
-      history: { seed, durationS, nodes, runStart, placements: client.placements, faults: nemesis.records },
+      history: {
+        seed,
+        durationS,
+        nodes,
+        partitions: partitions === true,
+        runStart,
+        placements: client.placements,
+        faults: nemesis.records,
+      },
       check,
       crashes: nemesis.crashes,
       storeProblems,
-      proxies: store.proxies.map((p) => ({ port: p.port, ...p.counts })),
+      proxies: [
+        ...store.proxies.map((p) => ({ role: 'client' as const, port: p.port, ...p.counts })),
+        ...store.busProxies.map((p) => ({ role: 'bus' as const, port: p.port, ...p.counts })),
+      ],
       timings: {
         startup_s: (started - runStart) / 1000,
         faults_s: (faultsEnd - started) / 1000,
@@ -159,6 +166,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosOutcome> {
     if (store) {
       for (const pid of await store.cluster.pids()) process.kill(pid, 'SIGCONT');
       for (const proxy of store.proxies) proxy.setFaults({});
+      store.healPartitions();
     }
     await services?.stopAll(signal.aborted ? 5000 : 15_000);
     await store?.copyLogs(path.join(runDir, 'logs'));

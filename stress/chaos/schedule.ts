@@ -11,7 +11,15 @@ export const STORE_FAULTS = [
   'net-drop-replies',
   'net-reset',
 ] as const;
-export type FaultKind = (typeof PROCESS_FAULTS)[number] | (typeof STORE_FAULTS)[number];
+/**
+ * Store faults drawn only with `--partitions`: kept out of STORE_FAULTS so that a run without the
+ * flag draws exactly as before (seeds are on record, and a seed must replay its schedule).
+ */
+export const PARTITION_FAULTS = ['partition-master'] as const;
+export type FaultKind =
+  | (typeof PROCESS_FAULTS)[number]
+  | (typeof STORE_FAULTS)[number]
+  | (typeof PARTITION_FAULTS)[number];
 
 /** One planned fault. Targets are indexes, resolved against the live system when the fault starts. */
 export interface PlannedFault {
@@ -54,6 +62,10 @@ function hold(kind: FaultKind, random: Prng): { holdMs: number; intensity: numbe
       return { holdMs: random.int(4000, 6000), intensity: random.pick([0.05, 0.1, 0.2]) };
     case 'net-reset':
       return { holdMs: random.int(3000, 5000), intensity: random.pick([0.1, 0.25, 0.5]) };
+    case 'partition-master':
+      // Past the failover (cluster-node-timeout 2 s, then the election: about 3-5 s), so the
+      // majority promotes the replica while the old master still takes clients' writes.
+      return { holdMs: random.int(6000, 10_000), intensity: 0 };
   }
 }
 
@@ -62,19 +74,21 @@ function hold(kind: FaultKind, random: Prng): { holdMs: number; intensity: numbe
  * lane (redis nodes and the network to them), so a process dies while the store fails over. Each
  * lane first goes through all of its kinds in a seeded order, so even a short run covers every
  * kind it has time for, then picks kinds at random. `only` narrows the kinds (same seed, same
- * draws for a given `only`), to hunt one interaction.
+ * draws for a given `only`), to hunt one interaction; `partitions` adds PARTITION_FAULTS to the
+ * store lane (without it, the draws are those of a run before partitions existed).
  */
 export function planFaults(
   random: Prng,
   durationMs: number,
   workers: number,
-  only?: readonly FaultKind[],
+  { only, partitions = false }: { only?: readonly FaultKind[]; partitions?: boolean } = {},
 ): PlannedFault[] {
   const plan: PlannedFault[] = [];
   const chosen = (kinds: readonly FaultKind[]) => kinds.filter((k) => !only || only.includes(k));
+  const storeKinds: readonly FaultKind[] = partitions ? [...STORE_FAULTS, ...PARTITION_FAULTS] : STORE_FAULTS;
   const lanes = [
     { lane: 'process' as const, kinds: chosen(PROCESS_FAULTS), leadMs: 3000, gap: [1500, 4000] as const },
-    { lane: 'store' as const, kinds: chosen(STORE_FAULTS), leadMs: 5000, gap: [2000, 4000] as const },
+    { lane: 'store' as const, kinds: chosen(storeKinds), leadMs: 5000, gap: [2000, 4000] as const },
   ];
   for (const { lane, kinds, leadMs, gap } of lanes) {
     // A lane whose kinds were all left out by `only` injects nothing.

@@ -12,6 +12,7 @@ export function summarize(outcome: ChaosOutcome) {
     seed: history.seed,
     duration_s: history.durationS,
     nodes: history.nodes,
+    partitions: history.partitions,
     faults_by_kind: faultsByKind(history.faults),
     faults_skipped: history.faults.filter((f) => f.started_at === null && f.note !== 'not reached').length,
     placements: history.placements.length,
@@ -20,6 +21,14 @@ export function summarize(outcome: ChaosOutcome) {
     records: check.records,
     stats: check.stats,
     counts: check.counts,
+    /** Each partition: what the requests to the isolated master's shards sent during the cut got. */
+    partition_cuts: check.partitions.map((p) => ({
+      target: p.target,
+      from_s: p.from / 1000,
+      to_s: p.to / 1000,
+      answers: p.answers,
+      acked: p.acked.length,
+    })),
     notes,
     crashes: outcome.crashes,
     store_problems: outcome.storeProblems,
