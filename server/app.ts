@@ -12,6 +12,9 @@ import { adminAuth } from './auth.js';
 import { limitBody } from './body-limit.js';
 import { countPlacements } from './metrics.js';
 import type { Operations } from './operations.js';
+import { createCancellation } from './orders/cancel-order.js';
+import { createCancelStore } from './orders/cancel-store.js';
+import { createOrderLocator } from './orders/order-locator.js';
 import type { PlacementService } from './orders/place-order.js';
 import { createErrorHandler, notFound, problemResponse } from './problem.js';
 import { readDeadline } from './read-deadline.js';
@@ -19,10 +22,11 @@ import { createDocsRoutes, documentPlainRoutes } from './routes/docs.js';
 import { createHealthRoutes } from './routes/health.js';
 import { createNodeRoutes } from './routes/nodes.js';
 import { createOpsRoutes } from './routes/ops.js';
+import { createCancelRoutes } from './routes/order-cancel.js';
 import { createOrderRoutes } from './routes/orders.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS'>;
+  config: Pick<Config, 'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS' | 'ORDER_TTL_S'>;
   keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
@@ -69,6 +73,13 @@ function requestLog(logger: Logger): MiddlewareHandler {
   };
 }
 
+const tooLarge = (bytes: number) => ({
+  type: 'about:blank',
+  title: 'Content Too Large',
+  status: 413,
+  detail: `the body is over ${bytes} bytes`,
+});
+
 /** The orderflow HTTP API. */
 export function createApp({ config, keyspace, store, orders, placement, logger, ops }: AppDeps) {
   const app = new OpenAPIHono();
@@ -78,19 +89,28 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
   for (const path of STORE_READS) app.use(path, deadline);
   app.use(
     '/orders',
-    limitBody(config.MAX_BODY_BYTES, (c) =>
-      problemResponse(c, {
-        type: 'about:blank',
-        title: 'Content Too Large',
-        status: 413,
-        detail: `the body is over ${config.MAX_BODY_BYTES} bytes`,
-      }),
-    ),
+    limitBody(config.MAX_BODY_BYTES, (c) => problemResponse(c, tooLarge(config.MAX_BODY_BYTES))),
   );
   app.use('/orders', countPlacements(ops, logger));
+  app.use(
+    '/orders/:order_id/cancel',
+    limitBody(4096, (c) => problemResponse(c, tooLarge(4096))),
+  );
   const admin = adminAuth({ token: config.ADMIN_TOKEN });
+  const locator = createOrderLocator({ keyspace, orders });
+  const cancellation = createCancellation({
+    orders,
+    cancels: createCancelStore(store, keyspace, config.ORDER_TTL_S),
+    queues: ops.queues,
+    logger,
+    onCancelledAtOnce: () => {
+      ops.activity.add('orders_cancelled');
+      ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
+    },
+  });
   app.route('/', createHealthRoutes({ store }));
   app.route('/', createOrderRoutes({ keyspace, orders, placement }));
+  app.route('/', createCancelRoutes({ locator, cancellation }));
   app.route('/', createNodeRoutes({ nodes: ops.nodes, admin }));
   app.route('/', createOpsRoutes({ ops, keyspace, store, logger }));
   mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS });

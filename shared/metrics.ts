@@ -41,7 +41,7 @@ export function createNodeMetrics(nodeId: string) {
     registry,
     ordersFinished: new Counter({
       name: `${PREFIX}orders_finished_total`,
-      help: 'Orders that reached a terminal status on this node, by outcome (completed or failed)',
+      help: 'Orders that reached a terminal status on this node, by outcome (completed, failed or cancelled)',
       labelNames: ['outcome'] as const,
       registers,
     }),

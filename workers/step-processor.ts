@@ -2,12 +2,26 @@
 // step's work is its handler's (workers/steps/): this file knows the saga, not what a step does.
 import { type Job, UnrecoverableError } from 'bullmq';
 import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
-import { completeStep, erroredRun, failStep, planStep, startStep } from '../shared/domain/transitions.js';
+import {
+  cancelOrder,
+  completeStep,
+  erroredRun,
+  failStep,
+  planStep,
+  startStep,
+} from '../shared/domain/transitions.js';
 import type { Logger } from '../shared/logger.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
-import { createRecentRecords, createRunWriter, LockLostError, StaleRecordError } from './run-writer.js';
-import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
+import { createCancelWatch } from './cancel-watch.js';
+import {
+  CancelRequestedError,
+  createRecentRecords,
+  createRunWriter,
+  LockLostError,
+  StaleRecordError,
+} from './run-writer.js';
+import { endedReason, type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
 import type { StepHandlers } from './steps/contract.js';
 import { contextOf, endsRun, follow, invoke } from './steps/invoke.js';
 
@@ -26,8 +40,11 @@ export interface StepObserver {
 }
 
 export interface StepProcessorDeps {
-  /** Only reads and fenced writes: a step never creates, lists or indexes records. */
-  orders: Pick<OrderStore, 'read' | 'fencedWrite'>;
+  /**
+   * Only reads and fenced writes: a step never creates, lists or indexes records. With
+   * `cancelRequested`, a running handler is stopped within a tick of a cancel request (cancel-watch.ts).
+   */
+  orders: Pick<OrderStore, 'read' | 'fencedWrite'> & Partial<Pick<OrderStore, 'cancelRequested'>>;
   nodeId: string;
   /** The work of each step and its undo. */
   handlers: StepHandlers;
@@ -53,6 +70,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   const { orders, nodeId, handlers, observer = {} } = deps;
   const now = deps.now ?? (() => new Date());
   const recent = createRecentRecords(deps.recentRecords ?? 1000);
+  const poll = orders.cancelRequested?.bind(orders);
+  const cancelWatch = poll && createCancelWatch({ poll, log: deps.logger });
 
   // Three parameters, so that BullMQ gives each job an AbortSignal (it checks the processor's length).
   return async function processStep(
@@ -136,7 +155,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         log.info({ event: 'step-already-committed' });
         return { step, outcome: 'completed' };
       case 'failed':
-        throw new UnrecoverableError(current.order.failure?.reason ?? `${step} failed`);
+        throw new UnrecoverableError(endedReason(current.order, step));
       case 'refuse':
         throw new UnrecoverableError(`${step} cannot run: ${plan.reason}`);
     }
@@ -155,6 +174,43 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         await writer.recordError((order) => erroredRun(order, step, nodeId, now()));
       }
       throw error;
+    }
+
+    /**
+     * Runs `go`; if the order is to be cancelled meanwhile (a forward write refused, the watch seeing
+     * the request), cancels it instead: `workDone` when the handler had finished. Never returns then.
+     */
+    async function cancellable<T>(go: () => Promise<T>, workDone = false): Promise<T> {
+      try {
+        return await go();
+      } catch (error) {
+        if (!(error instanceof CancelRequestedError)) throw error;
+        return cancelRun(workDone);
+      }
+    }
+
+    /**
+     * Takes the cancel request into the record (read again: the request, and the version after an
+     * API write), then rolls back what completed; the order ends `cancelled`. Always throws.
+     */
+    async function cancelRun(workDone: boolean): Promise<never> {
+      const fresh = await orders.read(order_id);
+      if (!fresh) throw new UnrecoverableError(`order ${order_id} has no record (expired or never stored)`);
+      const plan = planStep(fresh.order, step);
+      if (plan.kind !== 'run' && plan.kind !== 'done') {
+        // Ended by the API (never started) or rolling back already: nothing of this run to write.
+        if (plan.kind === 'resume-rollback') return resumeRollback(rollback, fresh);
+        throw new UnrecoverableError(endedReason(fresh.order, step));
+      }
+      const request = fresh.cancelRequest;
+      if (!request) throw new Error(`order ${order_id}: a cancel was seen but no request is stored`);
+      const point = { step, nodeId, workDone };
+      const cancelled = await write(fresh, cancelOrder(fresh.order, request, point, now()));
+      log.info({ event: 'order-cancelling', work_done: workDone, requested_by: request.requested_by });
+      if (cancelled.order.status !== 'cancelled') return rollBack(rollback, cancelled);
+      observer.orderFinished?.(cancelled.order);
+      log.info({ event: 'order-cancelled' });
+      throw new UnrecoverableError(endedReason(cancelled.order, step));
     }
 
     /** Runs the step from its start write; `current` is a record on which it plans to run. */
@@ -178,13 +234,23 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       // Every job of a chain is created at placement: a later step waited from its predecessor's end.
       const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
       const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
-      current = await write(current, startStep(current.order, step, nodeId, now()));
+      const forward = { forward: true };
+      current = await cancellable(() =>
+        write(current, startStep(current.order, step, nodeId, now()), forward),
+      );
       observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
       log.info({ event: 'step-started' });
-      const ctx = contextOf('run', current.order, step, { nodeId, log, signal: stop.signal });
-      const failure = await invoke(() => handlers[step].run(ctx), stop.signal);
+      // The handler alone also stops for a cancel; an undo that follows gets the run's own signal.
+      const cancel = new AbortController();
+      const unwatch = cancelWatch?.watch(order_id, job.data.shard, () =>
+        cancel.abort(new CancelRequestedError(null)),
+      );
+      const signal = AbortSignal.any([stop.signal, cancel.signal]);
+      const ctx = contextOf('run', current.order, step, { nodeId, log, signal });
+      const failure = await cancellable(() => invoke(() => handlers[step].run(ctx), signal)).finally(unwatch);
       if (failure !== null) return failAndRollBack(current, failure, startedAt);
-      current = await write(current, completeStep(current.order, step, nodeId, now()));
+      const done = completeStep(current.order, step, nodeId, now());
+      current = await cancellable(() => write(current, done, forward), true);
       observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
       log.info({ event: 'step-completed' });
       if (current.order.status === 'completed') {
