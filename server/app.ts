@@ -10,6 +10,7 @@ import type { Store } from '../shared/store.js';
 import { mountAdminSurfaces } from './admin-surfaces.js';
 import { adminAuth } from './auth.js';
 import { limitBody } from './body-limit.js';
+import { createOrderEventHub, type OrderEventHub } from './events/order-event-hub.js';
 import { countPlacements } from './metrics.js';
 import type { Operations } from './operations.js';
 import { createCancellation } from './orders/cancel-order.js';
@@ -23,10 +24,14 @@ import { createHealthRoutes } from './routes/health.js';
 import { createNodeRoutes } from './routes/nodes.js';
 import { createOpsRoutes } from './routes/ops.js';
 import { createCancelRoutes } from './routes/order-cancel.js';
+import { createEventRoutes } from './routes/order-events.js';
 import { createOrderRoutes } from './routes/orders.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS' | 'ORDER_TTL_S'>;
+  config: Pick<
+    Config,
+    'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS' | 'ORDER_TTL_S' | 'SSE_MAX_STREAMS' | 'SSE_POLL_MS'
+  >;
   keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
@@ -34,6 +39,8 @@ export interface AppDeps {
   logger: Logger;
   /** Node registry, shard queues, metrics and activity counts of the operations surfaces. */
   ops: Operations;
+  /** The readers of the SSE streams; a process's main passes its own to close them on shutdown. */
+  events?: OrderEventHub;
 }
 
 /**
@@ -81,7 +88,7 @@ const tooLarge = (bytes: number) => ({
 });
 
 /** The orderflow HTTP API. */
-export function createApp({ config, keyspace, store, orders, placement, logger, ops }: AppDeps) {
+export function createApp({ config, keyspace, store, orders, placement, logger, ops, events }: AppDeps) {
   const app = new OpenAPIHono();
   app.use(requestId());
   app.use(requestLog(logger));
@@ -111,6 +118,10 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
   app.route('/', createHealthRoutes({ store }));
   app.route('/', createOrderRoutes({ keyspace, orders, placement }));
   app.route('/', createCancelRoutes({ locator, cancellation }));
+  const maxStreams = config.SSE_MAX_STREAMS;
+  const hub =
+    events ?? createOrderEventHub({ store, keyspace, logger, maxStreams, pollMs: config.SSE_POLL_MS });
+  app.route('/', createEventRoutes({ locator, orders, hub, maxStreams }));
   app.route('/', createNodeRoutes({ nodes: ops.nodes, admin }));
   app.route('/', createOpsRoutes({ ops, keyspace, store, logger }));
   mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS });

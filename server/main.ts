@@ -7,6 +7,7 @@ import { createOrderStore } from '../shared/order-store.js';
 import { runMain, tellSupervisor } from '../shared/process.js';
 import { createStore } from '../shared/store.js';
 import { createApp } from './app.js';
+import { createOrderEventHub } from './events/order-event-hub.js';
 import { createOperations } from './operations.js';
 import { createBacklogMonitor } from './orders/backlog.js';
 import { createPlacement } from './orders/place-order.js';
@@ -27,12 +28,16 @@ runMain('api', async ({ onShutdown }) => {
   replicas.start();
   const placement = createPlacement({ config, keyspace, orders, producer, logger, backlog, replicas });
   const ops = createOperations({ config, keyspace, store, logger });
-  const app = createApp({ config, keyspace, store, orders, placement, logger, ops });
+  const maxStreams = config.SSE_MAX_STREAMS;
+  const events = createOrderEventHub({ store, keyspace, logger, maxStreams, pollMs: config.SSE_POLL_MS });
+  const app = createApp({ config, keyspace, store, orders, placement, logger, ops, events });
   const server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
     logger.info({ event: 'listening', url: `http://${config.HOST}:${info.port}` });
     // With PORT=0 the port is known only now; `npm start` prints its URLs from this.
     tellSupervisor({ event: 'listening', port: info.port });
   });
+  // Open event streams end first: the HTTP server's close waits for every connection to end.
+  onShutdown('event streams', () => events.close());
   onShutdown('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
   onShutdown('backlog and replica monitors', () => {
     backlog.stop();
