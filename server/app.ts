@@ -124,7 +124,7 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
   app.route('/', createEventRoutes({ locator, orders, hub, maxStreams }));
   app.route('/', createNodeRoutes({ nodes: ops.nodes, admin }));
   app.route('/', createOpsRoutes({ ops, keyspace, store, logger }));
-  mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS });
+  mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS, cancellation });
   documentPlainRoutes(app);
   const openapi = {
     openapi: '3.1.0',

@@ -76,6 +76,7 @@
     setText('t-placed', number(stats.orders.placed));
     setText('t-completed', number(stats.orders.completed));
     setText('t-failed', number(stats.orders.failed));
+    setText('t-cancelled', number(stats.orders.cancelled));
     setText('t-inflight', number(stats.orders.in_flight));
     setText('t-steps', perSecond(stats.last_minute.steps_per_second));
     setText('t-failrate', percent(stats.last_minute.failure_rate));
