@@ -111,6 +111,7 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
     queues: ops.queues,
     logger,
     onCancelledAtOnce: () => {
+      ops.metrics.ordersCancelledAtOnce.inc();
       ops.activity.add('orders_cancelled');
       ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
     },

@@ -91,6 +91,11 @@ export function createApiMetrics() {
       help: 'Orders this API process stored and acknowledged with 202 (idempotent replays not counted)',
       registers,
     }),
+    ordersCancelledAtOnce: new Counter({
+      name: `${PREFIX}orders_cancelled_at_once_total`,
+      help: 'Orders this API process ended cancelled itself, before any step started (the others end on a node: orders_finished_total{outcome="cancelled"})',
+      registers,
+    }),
     shardBacklog: new Gauge({
       name: `${PREFIX}shard_backlog_jobs`,
       help: "Step jobs waiting in a shard's queue for a node, read at scrape time",

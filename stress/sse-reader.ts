@@ -14,7 +14,7 @@ export interface SseMessage {
  */
 export async function readSse(
   body: ReadableStream<Uint8Array>,
-  onMessage: (message: SseMessage) => boolean | undefined | void,
+  onMessage: (message: SseMessage) => boolean | undefined,
   signal?: AbortSignal,
 ): Promise<void> {
   const reader = body.getReader();

@@ -66,6 +66,7 @@ async function cancel(sys: TestSystem, orderId: string, body?: unknown) {
       ? {}
       : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
   });
+  // biome-ignore lint/suspicious/noExplicitAny: an answer or a problem, read field by field
   const answer = (await res.json()) as Record<string, any>;
   return { status: res.status, type: res.headers.get('content-type'), body: answer };
 }
