@@ -64,6 +64,8 @@ export function createOrderEventHub({ store, keyspace, logger, maxStreams, pollM
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   let reads = 0;
+  // A store that stays away would log every tick: once when reads start failing, once when back.
+  let failing = false;
 
   /** One XREAD for every stream a shard's watchers follow, from the oldest cursor of each. */
   async function readShard(group: Watcher[]): Promise<void> {
@@ -91,8 +93,11 @@ export function createOrderEventHub({ store, keyspace, logger, maxStreams, pollM
       const byShard = new Map<number, Watcher[]>();
       for (const w of watchers) byShard.set(w.shard, [...(byShard.get(w.shard) ?? []), w]);
       await Promise.all([...byShard].map(([, group]) => readShard(group)));
+      if (failing) logger.info({ event: 'event-reads-back' });
+      failing = false;
     } catch (error) {
-      logger.warn({ event: 'event-read-failed', err: error });
+      if (!failing) logger.warn({ event: 'event-read-failed', err: error });
+      failing = true;
     } finally {
       ticking = false;
     }

@@ -2,6 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { cancelOutcome } from '../../shared/domain/cancel-plan.js';
 import { ORDER_STATUSES } from '../../shared/domain/order.js';
+import { withTimeout } from '../../shared/store.js';
 import type { Cancellation } from '../orders/cancel-order.js';
 import type { OrderLocator } from '../orders/order-locator.js';
 import { createRouter } from '../router.js';
@@ -65,6 +66,9 @@ const cancelRoute = createRoute({
   },
 });
 
+/** How long a cancel may wait for the store, as placement's budget. */
+const CANCEL_BUDGET_MS = 3000;
+
 export interface CancelRoutesDeps {
   locator: OrderLocator;
   cancellation: Cancellation;
@@ -75,7 +79,12 @@ export function createCancelRoutes({ locator, cancellation }: CancelRoutesDeps) 
   const app = createRouter();
   app.openapi(cancelRoute, async (c) => {
     const orderId = await locator.locateOrder(c.req.valid('param').order_id, c.req.valid('query').user_id);
-    const answer = await cancellation.cancel(orderId, c.req.valid('json'));
+    // A store that does not answer gets a 503 with Retry-After; a retry is safe, answered as a repeat.
+    const answer = await withTimeout(
+      cancellation.cancel(orderId, c.req.valid('json')),
+      CANCEL_BUDGET_MS,
+      'the cancel',
+    );
     return c.json(answer.body, answer.httpStatus);
   });
   return app;

@@ -41,14 +41,9 @@ export function eventsBetween(prev: OrderRecord, next: OrderRecord): OrderEvent[
   for (const [i, step] of next.steps.entries()) {
     const before = prev.steps[i];
     const run = step.attempts.at(-1);
-    if (run && run.outcome === 'running' && step.attempts.length > (before?.attempts.length ?? 0)) {
-      events.push({
-        ...base,
-        type: 'step-started',
-        at: run.started_at,
-        step: step.name,
-        node_id: run.node_id,
-      });
+    for (const started of step.attempts.slice(before?.attempts.length ?? 0)) {
+      const { started_at: at, node_id } = started;
+      events.push({ ...base, type: 'step-started', at, step: step.name, node_id });
     }
     if (step.status === before?.status) continue;
     const at = step.completed_at ?? run?.ended_at ?? next.completed_at ?? '';
