@@ -16,7 +16,8 @@ export function rates(buckets: ActivityBucket[], bucketMs: number, now: number) 
   const first = buckets[0]?.start ?? now;
   const seconds = Math.max(1, (now - first) / 1000);
   const stepsDone = sum('steps_completed') + sum('steps_failed');
-  const ordersDone = sum('orders_completed') + sum('orders_failed') + sum('orders_cancelled');
+  // Cancelled orders ran neither to their end nor to a failure: not part of the failure rate.
+  const ordersDone = sum('orders_completed') + sum('orders_failed');
   return {
     window_seconds: round(Math.min(seconds, (buckets.length * bucketMs) / 1000), 1),
     orders_placed_per_second: round(sum('orders_placed') / seconds),
@@ -24,7 +25,7 @@ export function rates(buckets: ActivityBucket[], bucketMs: number, now: number) 
     orders_failed_per_second: round(sum('orders_failed') / seconds),
     orders_cancelled_per_second: round(sum('orders_cancelled') / seconds),
     steps_per_second: round(stepsDone / seconds),
-    /** Failed orders among the orders that ended in the window (cancelled ones too); null when none did. */
+    /** Failed orders among the orders that finished in the window; null when none finished. */
     failure_rate: ratio(sum('orders_failed'), ordersDone),
     step_failure_rate: ratio(sum('steps_failed'), stepsDone),
   };

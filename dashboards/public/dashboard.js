@@ -193,6 +193,7 @@
       { label: 'orders placed/s', color: '#2563eb' },
       { label: 'orders completed/s', color: '#15803d' },
       { label: 'orders failed/s', color: '#b91c1c' },
+      { label: 'orders cancelled/s', color: '#3730a3' },
       { label: 'steps/s', color: '#7c3aed' },
     ],
     1,
@@ -204,6 +205,7 @@
       h.orders_placed_per_second,
       h.orders_completed_per_second,
       h.orders_failed_per_second,
+      h.orders_cancelled_per_second,
       h.steps_per_second,
     ];
     throughput.plot.setData([h.time, ...series]);

@@ -159,6 +159,16 @@ describe('when a process has SSE_MAX_STREAMS streams open', () => {
     await open[0]!.ended;
     const third = await watch(other, placed[2]!.body.order_id);
     expect(third.res.status).toBe(200);
+    // A client that leaves frees its stream too.
+    third.close();
+    await third.ended;
+    const again = await waitFor(async () => {
+      const res = await other.app.request(`/orders/${placed[2]!.body.order_id}/events`);
+      if (res.status === 200) return res;
+      await res.arrayBuffer();
+      return undefined;
+    });
+    await again.body?.cancel();
     for (const h of helds) h.release();
     await Promise.all([open[1]!.ended, third.ended]);
   });
