@@ -273,3 +273,27 @@ describe('when a cancel races the last step completing', () => {
     }
   });
 });
+
+describe('the API document', () => {
+  it('describes cancel and the event stream from the schemas that validate them', async () => {
+    const { body } = await system.get('/openapi.json');
+    const cancelOp = body.paths['/orders/{order_id}/cancel'].post;
+    expect(Object.keys(cancelOp.responses).sort()).toEqual([
+      '200',
+      '202',
+      '400',
+      '404',
+      '409',
+      '413',
+      '415',
+      '503',
+    ]);
+    expect(cancelOp.requestBody.required).toBe(false);
+    expect(body.components.schemas.CancelRequest.properties).toHaveProperty('reason');
+    expect(body.components.schemas.Order.properties).toHaveProperty('cancellation');
+    expect(body.components.schemas.Order.properties.status.enum).toContain('cancelled');
+    const events = body.paths['/orders/{order_id}/events'].get;
+    expect(Object.keys(events.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(events.description).toMatch(/Last-Event-ID/);
+  });
+});
