@@ -2,14 +2,8 @@
 // attempts, a rollback stalled past BullMQ's limit, jobs removed) while the record is not terminal.
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
-import {
-  type CancelRequest,
-  isTerminal,
-  type OrderRecord,
-  STEPS,
-  type StepName,
-} from '../shared/domain/order.js';
-import { cancelOrder, failStep } from '../shared/domain/transitions.js';
+import { isTerminal, type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
+import { failStep } from '../shared/domain/transitions.js';
 import type { Keyspace } from '../shared/keys.js';
 import type { Logger } from '../shared/logger.js';
 import { STEP_JOB_OPTIONS } from '../shared/order-flow.js';
@@ -18,6 +12,7 @@ import type { VersionedOrder } from '../shared/order-store.js';
 import type { Store } from '../shared/store.js';
 import { createReconcileStore, type Inspection, type StepJob } from './reconcile-store.js';
 import { createRecordSweep } from './record-sweep.js';
+import { cancelAndRollBack } from './step-cancel.js';
 import type { StepObserver } from './step-processor.js';
 import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
 import type { StepHandlers } from './steps/contract.js';
@@ -106,21 +101,6 @@ export function createReconciler(deps: ReconcilerDeps) {
     return failed;
   }
 
-  /** Cancels a stopped order whose cancel request no run took in, then rolls back what completed. */
-  async function cancelStopped(
-    run: RollbackRun,
-    current: VersionedOrder,
-    request: CancelRequest,
-  ): Promise<ReconcileOutcome> {
-    const point = { step: run.step, nodeId };
-    const cancelled = await run.write(current, cancelOrder(current.order, request, point, now()));
-    run.log.info({ event: 'order-cancelling', requested_by: request.requested_by });
-    if (cancelled.order.status !== 'cancelled') await rollBack(run, cancelled);
-    observer.orderFinished?.(cancelled.order);
-    run.log.info({ event: 'order-cancelled' });
-    return 'finished';
-  }
-
   /** Finishes `orderId` if it is stopped: failed with a reason, completed steps compensated. */
   async function reconcile(orderId: string): Promise<ReconcileOutcome> {
     const inspection = await records.inspect(orderId);
@@ -145,7 +125,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       // The step processor's own rollback: the same transitions, handlers, logs and metrics.
       if (record.order.status === 'rolling_back') await resumeRollback(run, record);
       // A cancel request no run took in (its chain stopped first): the order is cancelled, not failed.
-      if (record.cancelRequest) return await cancelStopped(run, record, record.cancelRequest);
+      if (record.cancelRequest) await cancelAndRollBack(run, record, record.cancelRequest, { step, nodeId });
       await rollBack(run, await failCurrentStep(run, record, inspection));
     } catch (error) {
       if (error instanceof UnrecoverableError) return 'finished'; // how a rollback ends

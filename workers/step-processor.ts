@@ -2,14 +2,7 @@
 // step's work is its handler's (workers/steps/): this file knows the saga, not what a step does.
 import { type Job, UnrecoverableError } from 'bullmq';
 import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
-import {
-  cancelOrder,
-  completeStep,
-  erroredRun,
-  failStep,
-  planStep,
-  startStep,
-} from '../shared/domain/transitions.js';
+import { completeStep, erroredRun, failStep, planStep, startStep } from '../shared/domain/transitions.js';
 import type { Logger } from '../shared/logger.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
@@ -21,6 +14,7 @@ import {
   LockLostError,
   StaleRecordError,
 } from './run-writer.js';
+import { cancellable, cancelRun } from './step-cancel.js';
 import { endedReason, type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
 import type { StepHandlers } from './steps/contract.js';
 import { contextOf, endsRun, follow, invoke } from './steps/invoke.js';
@@ -142,6 +136,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       maxRollbackCrashes: deps.maxRollbackCrashes ?? deps.maxStepCrashes,
     };
 
+    /** If the order is to be cancelled meanwhile, `go` gives way to the cancel (step-cancel.ts). */
+    const orCancel = <T>(go: () => Promise<T>, workDone = false) =>
+      cancellable(go, () => cancelRun(rollback, orders, order_id, workDone));
+
     const failAndRollBack = async (current: VersionedOrder, reason: string, startedAt: number) => {
       const failed = await write(current, failStep(current.order, step, nodeId, now(), reason));
       observer.stepFinished?.(step, 'failed', Date.now() - startedAt);
@@ -176,43 +174,6 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       throw error;
     }
 
-    /**
-     * Runs `go`; if the order is to be cancelled meanwhile (a forward write refused, the watch seeing
-     * the request), cancels it instead: `workDone` when the handler had finished. Never returns then.
-     */
-    async function cancellable<T>(go: () => Promise<T>, workDone = false): Promise<T> {
-      try {
-        return await go();
-      } catch (error) {
-        if (!(error instanceof CancelRequestedError)) throw error;
-        return cancelRun(workDone);
-      }
-    }
-
-    /**
-     * Takes the cancel request into the record (read again: the request, and the version after an
-     * API write), then rolls back what completed; the order ends `cancelled`. Always throws.
-     */
-    async function cancelRun(workDone: boolean): Promise<never> {
-      const fresh = await orders.read(order_id);
-      if (!fresh) throw new UnrecoverableError(`order ${order_id} has no record (expired or never stored)`);
-      const plan = planStep(fresh.order, step);
-      if (plan.kind !== 'run' && plan.kind !== 'done') {
-        // Ended by the API (never started) or rolling back already: nothing of this run to write.
-        if (plan.kind === 'resume-rollback') return resumeRollback(rollback, fresh);
-        throw new UnrecoverableError(endedReason(fresh.order, step));
-      }
-      const request = fresh.cancelRequest;
-      if (!request) throw new Error(`order ${order_id}: a cancel was seen but no request is stored`);
-      const point = { step, nodeId, workDone };
-      const cancelled = await write(fresh, cancelOrder(fresh.order, request, point, now()));
-      log.info({ event: 'order-cancelling', work_done: workDone, requested_by: request.requested_by });
-      if (cancelled.order.status !== 'cancelled') return rollBack(rollback, cancelled);
-      observer.orderFinished?.(cancelled.order);
-      log.info({ event: 'order-cancelled' });
-      throw new UnrecoverableError(endedReason(cancelled.order, step));
-    }
-
     /** Runs the step from its start write; `current` is a record on which it plans to run. */
     async function runPlanned(current: VersionedOrder): Promise<StepResult> {
       const startedAt = Date.now();
@@ -235,9 +196,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
       const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
       const forward = { forward: true };
-      current = await cancellable(() =>
-        write(current, startStep(current.order, step, nodeId, now()), forward),
-      );
+      current = await orCancel(() => write(current, startStep(current.order, step, nodeId, now()), forward));
       observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
       log.info({ event: 'step-started' });
       // The handler alone also stops for a cancel; an undo that follows gets the run's own signal.
@@ -247,10 +206,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       );
       const signal = AbortSignal.any([stop.signal, cancel.signal]);
       const ctx = contextOf('run', current.order, step, { nodeId, log, signal });
-      const failure = await cancellable(() => invoke(() => handlers[step].run(ctx), signal)).finally(unwatch);
+      const failure = await orCancel(() => invoke(() => handlers[step].run(ctx), signal)).finally(unwatch);
       if (failure !== null) return failAndRollBack(current, failure, startedAt);
       const done = completeStep(current.order, step, nodeId, now());
-      current = await cancellable(() => write(current, done, forward), true);
+      current = await orCancel(() => write(current, done, forward), true);
       observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
       log.info({ event: 'step-completed' });
       if (current.order.status === 'completed') {
