@@ -370,6 +370,12 @@ describe('when an order was asked to cancel and its chain stopped before a run t
       body: JSON.stringify({ reason: 'stuck anyway', requested_by: 'support' }),
     });
     expect(asked.status).toBe(202);
+    // Until a run takes it in, the lookup shows the stored request as a cancellation not yet applied.
+    const pending = (await system.get(`/orders/${orderId}`)).body;
+    expect(pending).toMatchObject({
+      status: 'in_progress',
+      cancellation: { reason: 'stuck anyway', step: null, stopped_at: null },
+    });
     expect(await reconciler('node-c').reconcile(orderId)).toBe('finished');
     const { order } = await read(orderId);
     expect(order).toMatchObject({ status: 'cancelled', current_step: 'cancelled', failure: null });
