@@ -4,7 +4,9 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTerminal, type OrderRecord, STEPS, type StepName } from '../../shared/domain/order.js';
+import { createLogger } from '../../shared/logger.js';
 import { stepJobId } from '../../shared/order-id.js';
+import { createStepProcessor } from '../../workers/step-processor.js';
 import { type StepContext, StepFailure } from '../../workers/steps/contract.js';
 import { scriptedHandlers } from '../support/step-handlers.js';
 import { createTestSystem, type TestSystem, waitFor } from '../support/system.js';
@@ -119,6 +121,33 @@ describe('when no step has started', () => {
       expect(body.steps.every((s: { attempts: unknown[] }) => s.attempts.length === 0)).toBe(true);
       expect(own.calls.filter((c) => c.kind === 'run')).toHaveLength(4); // the other order's four steps only
       expect(await cancel(idle, orderId)).toMatchObject({ status: 200, body: answer.body });
+    } finally {
+      await idle.close();
+    }
+  });
+});
+
+describe('when a node had fetched the first step as the order was cancelled', () => {
+  it('keeps the job it holds (the chain removal skips it) and the run ends it without running the step', async () => {
+    const idle = createTestSystem();
+    try {
+      const placed = await idle.place({ user_id: 'fetched-user' });
+      const orderId = placed.body.order_id as string;
+      const worker = idle.handWorker(placed.body.shard);
+      const token = 'hand-token';
+      const job = await worker.getNextJob(token, { block: false });
+      expect(job?.id).toBe(stepJobId(orderId, 'scheduling'));
+      expect((await cancel(idle, orderId)).body.outcome).toBe('cancelled');
+      const own = scriptedHandlers();
+      const processor = createStepProcessor({
+        ...{ orders: idle.orders, nodeId: 'hand-node', handlers: own, maxStepCrashes: 2 },
+        logger: createLogger(idle.config, { service: 'test' }),
+      });
+      await expect(processor(job!, token)).rejects.toThrow(/cannot run: order is cancelled/);
+      expect(own.calls).toEqual([]);
+      const { body } = await idle.get(`/orders/${orderId}`);
+      expect(body).toMatchObject({ status: 'cancelled', rollback: [] });
+      expect(body.steps[0].attempts).toEqual([]);
     } finally {
       await idle.close();
     }
