@@ -90,12 +90,23 @@ function expectUndoneInReverse(order: OrderRecord, completed: StepName[]) {
   for (const step of completed) expect(order.steps.find((s) => s.name === step)?.status).toBe('compensated');
 }
 
+/** Runs `body` on a system of its own with no worker node, on an order of `user` placed there. */
+async function withIdleOrder(
+  user: string,
+  body: (idle: TestSystem, orderId: string, shard: number) => Promise<void>,
+) {
+  const idle = createTestSystem();
+  try {
+    const placed = await idle.place({ user_id: user });
+    await body(idle, placed.body.order_id as string, placed.body.shard as number);
+  } finally {
+    await idle.close();
+  }
+}
+
 describe('when no step has started', () => {
-  it('cancels at once, removes the chain, and a node started later runs nothing of it', async () => {
-    const idle = createTestSystem();
-    try {
-      const placed = await idle.place({ user_id: 'idle-user' });
-      const orderId = placed.body.order_id as string;
+  it('cancels at once, removes the chain, and a node started later runs nothing of it', () =>
+    withIdleOrder('idle-user', async (idle, orderId) => {
       const answer = await cancel(idle, orderId, { reason: 'changed my mind', requested_by: 'shop' });
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({
@@ -121,19 +132,13 @@ describe('when no step has started', () => {
       expect(body.steps.every((s: { attempts: unknown[] }) => s.attempts.length === 0)).toBe(true);
       expect(own.calls.filter((c) => c.kind === 'run')).toHaveLength(4); // the other order's four steps only
       expect(await cancel(idle, orderId)).toMatchObject({ status: 200, body: answer.body });
-    } finally {
-      await idle.close();
-    }
-  });
+    }));
 });
 
 describe('when a node had fetched the first step as the order was cancelled', () => {
-  it('keeps the job it holds (the chain removal skips it) and the run ends it without running the step', async () => {
-    const idle = createTestSystem();
-    try {
-      const placed = await idle.place({ user_id: 'fetched-user' });
-      const orderId = placed.body.order_id as string;
-      const worker = idle.handWorker(placed.body.shard);
+  it('keeps the job it holds (the chain removal skips it) and the run ends it without running the step', () =>
+    withIdleOrder('fetched-user', async (idle, orderId, shard) => {
+      const worker = idle.handWorker(shard);
       const token = 'hand-token';
       const job = await worker.getNextJob(token, { block: false });
       expect(job?.id).toBe(stepJobId(orderId, 'scheduling'));
@@ -148,10 +153,7 @@ describe('when a node had fetched the first step as the order was cancelled', ()
       const { body } = await idle.get(`/orders/${orderId}`);
       expect(body).toMatchObject({ status: 'cancelled', rollback: [] });
       expect(body.steps[0].attempts).toEqual([]);
-    } finally {
-      await idle.close();
-    }
-  });
+    }));
 });
 
 describe.each(STEPS.map((step, index) => ({ step, index })))(
