@@ -132,6 +132,11 @@ describe('when no step has started', () => {
       expect(body.steps.every((s: { attempts: unknown[] }) => s.attempts.length === 0)).toBe(true);
       expect(own.calls.filter((c) => c.kind === 'run')).toHaveLength(4); // the other order's four steps only
       expect(await cancel(idle, orderId)).toMatchObject({ status: 200, body: answer.body });
+      const listed = (await idle.get('/orders?user_id=idle-user')).body.orders;
+      expect(listed.map((o: OrderRecord) => [o.order_id, o.status])).toEqual([[orderId, 'cancelled']]);
+      // Counted by the API that cancelled it (a node counts the orders it cancels, with its heartbeat).
+      const counted = async () => ((await idle.get('/stats')).body.orders.cancelled === 1 ? true : undefined);
+      await waitFor(counted, 5000, '/stats to count the cancelled order');
     }));
 });
 
