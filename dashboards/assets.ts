@@ -20,6 +20,7 @@ function assetFiles(): Record<string, Asset> {
   const css = 'text/css; charset=utf-8';
   return {
     'dashboard.js': { path: own('dashboard.js'), type: js, cache: 'no-cache' },
+    'order-live.js': { path: own('order-live.js'), type: js, cache: 'no-cache' },
     'dashboard.css': { path: own('dashboard.css'), type: css, cache: 'no-cache' },
     'uPlot.iife.min.js': { path: resolve('uplot/dist/uPlot.iife.min.js'), type: js, cache: 'max-age=86400' },
     'uPlot.min.css': { path: resolve('uplot/dist/uPlot.min.css'), type: css, cache: 'max-age=86400' },

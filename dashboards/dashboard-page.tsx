@@ -69,7 +69,8 @@ export function DashboardPage({ assets, links, endpoints, refreshMs }: Dashboard
           <Tile id="t-placed" label="Orders placed" hint="since the namespace was first used" />
           <Tile id="t-completed" label="Completed" />
           <Tile id="t-failed" label="Failed" />
-          <Tile id="t-inflight" label="In flight" hint="placed - completed - failed" />
+          <Tile id="t-cancelled" label="Cancelled" />
+          <Tile id="t-inflight" label="In flight" hint="placed - completed - failed - cancelled" />
           <Tile id="t-steps" label="Steps / s" hint="last minute" />
           <Tile id="t-failrate" label="Failure rate" hint="failed / finished orders, last minute" />
           <Tile id="t-backlog" label="Backlog" hint="steps waiting for a node, all shards" />

@@ -20,6 +20,8 @@ export interface DashboardOptions {
   readOrder: (orderId: string) => Promise<OrderRecord | null>;
   /** The JSON record's URL, linked from the order page. */
   orderJsonHref?: (orderId: string) => string;
+  /** Cancels an order for the page's button: the body as posted; answers the status and JSON to send. */
+  cancelOrder: (orderId: string, body: unknown) => Promise<{ status: 200 | 202; body: unknown }>;
   refreshMs?: number;
 }
 
@@ -29,7 +31,7 @@ const CSP =
 
 /** The dashboard sub-app; put it behind admin auth. */
 export function createDashboard(options: DashboardOptions): Hono {
-  const { basePath, recentFailures, readOrder, refreshMs = 3000 } = options;
+  const { basePath, recentFailures, readOrder, cancelOrder, refreshMs = 3000 } = options;
   const orderJsonHref = options.orderJsonHref ?? ((id: string) => `/orders/${encodeURIComponent(id)}`);
   const links: DashboardLinks = { ...options.links, dashboard: basePath };
   const assets = `${basePath}/assets`;
@@ -62,7 +64,18 @@ export function createDashboard(options: DashboardOptions): Hono {
     const id = c.req.param('order_id');
     const order = await readOrder(id);
     if (!order) return c.html(renderPage(MissingOrderPage({ assets, links, id })), 404);
-    return c.html(renderPage(OrderPage({ assets, links, order, jsonHref: orderJsonHref(id) })));
+    const pageHref = `${basePath}/orders/${encodeURIComponent(id)}`;
+    const hrefs = { jsonHref: orderJsonHref(id), eventsHref: `${orderJsonHref(id)}/events`, pageHref };
+    return c.html(
+      renderPage(OrderPage({ assets, links, order, ...hrefs, cancelHref: `${pageHref}/cancel` })),
+    );
+  });
+
+  // Admin auth's forgery check makes this POST need a JSON body (or X-Requested-With) from this origin.
+  app.post('/orders/:order_id/cancel', async (c) => {
+    const body: unknown = await c.req.json().catch(() => ({}));
+    const answer = await cancelOrder(c.req.param('order_id'), body);
+    return c.json(answer.body as object, answer.status);
   });
 
   return app;

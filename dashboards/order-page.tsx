@@ -1,5 +1,6 @@
 // One order's history for operators: steps with every attempt, the failure and the rollback.
-import type { OrderRecord } from '../shared/domain/order.js';
+import { isTerminal, type OrderRecord } from '../shared/domain/order.js';
+import { ORDER_EVENT_TYPES } from '../shared/domain/order-events.js';
 import { type DashboardLinks, Layout, OrderSearch } from './layout.js';
 
 export interface OrderPageProps {
@@ -7,6 +8,12 @@ export interface OrderPageProps {
   links: DashboardLinks;
   /** The JSON of the same order, for a link. */
   jsonHref: string;
+  /** The order's event stream, which the page follows to redraw itself. */
+  eventsHref: string;
+  /** Where the page's cancel button posts (admin). */
+  cancelHref: string;
+  /** This page, fetched again for each event. */
+  pageHref: string;
   order: OrderRecord;
 }
 
@@ -20,108 +27,153 @@ function span(from: string | null, to: string | null): string {
 
 const Badge = ({ status }: { status: string }) => <span class={`badge ${status}`}>{status}</span>;
 
-/** The order page. */
-export function OrderPage({ assets, links, jsonHref, order }: OrderPageProps) {
+/** Follows the order live (order-live.js); a cancel button while it has not ended. */
+function LiveSection({ order, eventsHref, cancelHref, pageHref }: OrderPageProps) {
   return (
-    <Layout title={`order ${order.order_id}`} assets={assets} links={links}>
-      <section class="order-head">
-        <h1>
-          Order <code>{order.order_id}</code> <Badge status={order.status} />
-        </h1>
-        <dl>
-          <dt>user</dt>
-          <dd>{order.user_id}</dd>
-          <dt>shard</dt>
-          <dd>{order.shard}</dd>
-          <dt>current step</dt>
-          <dd>{order.current_step}</dd>
-          <dt>created</dt>
-          <dd>{time(order.created_at)}</dd>
-          <dt>started</dt>
-          <dd>{time(order.started_at)}</dd>
-          <dt>completed</dt>
-          <dd>{time(order.completed_at)}</dd>
-          <dt>end to end</dt>
-          <dd>{span(order.created_at, order.completed_at)}</dd>
-        </dl>
-        <p>
-          <a href={jsonHref}>JSON record</a>
-        </p>
-      </section>
-      {order.failure && (
-        <section class="failure">
-          <h2>Failure</h2>
+    <section
+      id="live"
+      data-events={eventsHref}
+      data-cancel={cancelHref}
+      data-page={pageHref}
+      data-types={ORDER_EVENT_TYPES.join(' ')}
+    >
+      <h2>
+        Live <span id="live-status">connecting…</span>
+      </h2>
+      {!isTerminal(order.status) && !order.cancellation && (
+        <form id="cancel-form" class="cancel-form">
+          <input name="reason" placeholder="reason (optional)" maxlength={500} aria-label="cancel reason" />
+          <button type="submit" id="cancel-button">
+            Cancel order
+          </button>
+          <span id="cancel-result" />
+        </form>
+      )}
+      <ol id="events" />
+    </section>
+  );
+}
+
+/** The order page. */
+export function OrderPage(props: OrderPageProps) {
+  const { assets, links, jsonHref, order } = props;
+  return (
+    <Layout title={`order ${order.order_id}`} assets={assets} links={links} scripts={['order-live.js']}>
+      <LiveSection {...props} />
+      <div id="order-record">
+        <section class="order-head">
+          <h1>
+            Order <code>{order.order_id}</code> <Badge status={order.status} />
+          </h1>
+          <dl>
+            <dt>user</dt>
+            <dd>{order.user_id}</dd>
+            <dt>shard</dt>
+            <dd>{order.shard}</dd>
+            <dt>current step</dt>
+            <dd>{order.current_step}</dd>
+            <dt>created</dt>
+            <dd>{time(order.created_at)}</dd>
+            <dt>started</dt>
+            <dd>{time(order.started_at)}</dd>
+            <dt>completed</dt>
+            <dd>{time(order.completed_at)}</dd>
+            <dt>end to end</dt>
+            <dd>{span(order.created_at, order.completed_at)}</dd>
+          </dl>
           <p>
-            <strong>{order.failure.step}</strong>: {order.failure.reason}
+            <a href={jsonHref}>JSON record</a>
           </p>
         </section>
-      )}
-      <section>
-        <h2>Steps</h2>
-        <table id="steps">
-          <thead>
-            <tr>
-              <th>step</th>
-              <th>status</th>
-              <th>started</th>
-              <th>completed</th>
-              <th>took</th>
-              <th>node</th>
-              <th>attempts (node · start → end · outcome)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {order.steps.map((step) => (
-              <tr>
-                <td>{step.name}</td>
-                <td>
-                  <Badge status={step.status} />
-                </td>
-                <td>{time(step.started_at)}</td>
-                <td>{time(step.completed_at)}</td>
-                <td>{span(step.started_at, step.completed_at)}</td>
-                <td>{step.node_id ?? '–'}</td>
-                <td>
-                  <ol class="attempts">
-                    {step.attempts.map((a) => (
-                      <li>
-                        {a.node_id} · {time(a.started_at)} → {time(a.ended_at)} · <Badge status={a.outcome} />
-                      </li>
-                    ))}
-                  </ol>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
-      {order.rollback.length > 0 && (
+        {order.cancellation && (
+          <section class="cancellation">
+            <h2>Cancellation</h2>
+            <p>
+              asked {time(order.cancellation.requested_at)} by{' '}
+              {order.cancellation.requested_by ?? 'anonymous'}
+              {order.cancellation.reason ? `: ${order.cancellation.reason}` : ''}; stopped{' '}
+              {order.cancellation.stopped_at
+                ? `${time(order.cancellation.stopped_at)} at ${order.cancellation.step ?? 'the start'} by ${order.cancellation.node_id ?? 'the API'}`
+                : '(not yet: a run takes the request in)'}
+            </p>
+          </section>
+        )}
+        {order.failure && (
+          <section class="failure">
+            <h2>Failure</h2>
+            <p>
+              <strong>{order.failure.step}</strong>: {order.failure.reason}
+            </p>
+          </section>
+        )}
         <section>
-          <h2>Rollback (in the order it ran)</h2>
-          <table id="rollback">
+          <h2>Steps</h2>
+          <table id="steps">
             <thead>
               <tr>
-                <th>compensated step</th>
+                <th>step</th>
+                <th>status</th>
                 <th>started</th>
                 <th>completed</th>
                 <th>took</th>
                 <th>node</th>
+                <th>attempts (node · start → end · outcome)</th>
               </tr>
             </thead>
             <tbody>
-              {order.rollback.map((r) => (
+              {order.steps.map((step) => (
                 <tr>
-                  <td>{r.step}</td>
-                  <td>{time(r.started_at)}</td>
-                  <td>{time(r.completed_at)}</td>
-                  <td>{span(r.started_at, r.completed_at)}</td>
-                  <td>{r.node_id}</td>
+                  <td>{step.name}</td>
+                  <td>
+                    <Badge status={step.status} />
+                  </td>
+                  <td>{time(step.started_at)}</td>
+                  <td>{time(step.completed_at)}</td>
+                  <td>{span(step.started_at, step.completed_at)}</td>
+                  <td>{step.node_id ?? '–'}</td>
+                  <td>
+                    <ol class="attempts">
+                      {step.attempts.map((a) => (
+                        <li>
+                          {a.node_id} · {time(a.started_at)} → {time(a.ended_at)} ·{' '}
+                          <Badge status={a.outcome} />
+                        </li>
+                      ))}
+                    </ol>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </section>
-      )}
+        {order.rollback.length > 0 && (
+          <section>
+            <h2>Rollback (in the order it ran)</h2>
+            <table id="rollback">
+              <thead>
+                <tr>
+                  <th>compensated step</th>
+                  <th>started</th>
+                  <th>completed</th>
+                  <th>took</th>
+                  <th>node</th>
+                </tr>
+              </thead>
+              <tbody>
+                {order.rollback.map((r) => (
+                  <tr>
+                    <td>{r.step}</td>
+                    <td>{time(r.started_at)}</td>
+                    <td>{time(r.completed_at)}</td>
+                    <td>{span(r.started_at, r.completed_at)}</td>
+                    <td>{r.node_id}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+        )}
+      </div>
     </Layout>
   );
 }

@@ -11,7 +11,11 @@ import type { Store } from '../shared/store.js';
 import { mountAdminSurfaces } from './admin-surfaces.js';
 import { adminAuth } from './auth.js';
 import { limitBody } from './body-limit.js';
+import { createOrderEventHub, type OrderEventHub } from './events/order-event-hub.js';
 import type { Operations } from './operations.js';
+import { createCancellation } from './orders/cancel-order.js';
+import { createCancelStore } from './orders/cancel-store.js';
+import { createOrderLocator } from './orders/order-locator.js';
 import type { PlacementService } from './orders/place-order.js';
 import { createErrorHandler, notFound, problemResponse } from './problem.js';
 import { readDeadline } from './read-deadline.js';
@@ -19,11 +23,16 @@ import { createDocsRoutes, documentPlainRoutes } from './routes/docs.js';
 import { createHealthRoutes } from './routes/health.js';
 import { createNodeRoutes } from './routes/nodes.js';
 import { createOpsRoutes } from './routes/ops.js';
+import { createCancelRoutes } from './routes/order-cancel.js';
+import { createEventRoutes } from './routes/order-events.js';
 import { createOrderRoutes } from './routes/orders.js';
 import { traceRequests } from './trace-requests.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS'>;
+  config: Pick<
+    Config,
+    'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS' | 'ORDER_TTL_S' | 'SSE_MAX_STREAMS' | 'SSE_POLL_MS'
+  >;
   keyspace: Keyspace;
   store: Store;
   orders: OrderStore;
@@ -33,6 +42,8 @@ export interface AppDeps {
   ops: Operations;
   /** With tracing on: a server span per request. Absent: no request looks at tracing at all. */
   tracer?: Tracer;
+  /** The readers of the SSE streams; a process's runtime passes its own to close them on shutdown. */
+  events?: OrderEventHub;
 }
 
 /**
@@ -72,8 +83,25 @@ function requestLog(logger: Logger): MiddlewareHandler {
   };
 }
 
+const tooLarge = (bytes: number) => ({
+  type: 'about:blank',
+  title: 'Content Too Large',
+  status: 413,
+  detail: `the body is over ${bytes} bytes`,
+});
+
 /** The orderflow HTTP API. */
-export function createApp({ config, keyspace, store, orders, placement, logger, ops, tracer }: AppDeps) {
+export function createApp({
+  config,
+  keyspace,
+  store,
+  orders,
+  placement,
+  logger,
+  ops,
+  tracer,
+  events,
+}: AppDeps) {
   const app = new OpenAPIHono();
   app.use(requestId());
   // Outside the request log, so that its line is written under the request's span.
@@ -83,21 +111,35 @@ export function createApp({ config, keyspace, store, orders, placement, logger, 
   for (const path of STORE_READS) app.use(path, deadline);
   app.use(
     '/orders',
-    limitBody(config.MAX_BODY_BYTES, (c) =>
-      problemResponse(c, {
-        type: 'about:blank',
-        title: 'Content Too Large',
-        status: 413,
-        detail: `the body is over ${config.MAX_BODY_BYTES} bytes`,
-      }),
-    ),
+    limitBody(config.MAX_BODY_BYTES, (c) => problemResponse(c, tooLarge(config.MAX_BODY_BYTES))),
+  );
+  app.use(
+    '/orders/:order_id/cancel',
+    limitBody(4096, (c) => problemResponse(c, tooLarge(4096))),
   );
   const admin = adminAuth({ token: config.ADMIN_TOKEN });
+  const locator = createOrderLocator({ keyspace, orders });
+  const cancellation = createCancellation({
+    orders,
+    cancels: createCancelStore(store, keyspace, config.ORDER_TTL_S),
+    queues: ops.queues,
+    logger,
+    onCancelledAtOnce: () => {
+      ops.metrics.ordersCancelledAtOnce.inc();
+      ops.activity.add('orders_cancelled');
+      ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
+    },
+  });
   app.route('/', createHealthRoutes({ store }));
   app.route('/', createOrderRoutes({ keyspace, orders, placement }));
+  app.route('/', createCancelRoutes({ locator, cancellation }));
+  const maxStreams = config.SSE_MAX_STREAMS;
+  const hub =
+    events ?? createOrderEventHub({ store, keyspace, logger, maxStreams, pollMs: config.SSE_POLL_MS });
+  app.route('/', createEventRoutes({ locator, orders, hub, maxStreams }));
   app.route('/', createNodeRoutes({ nodes: ops.nodes, admin }));
   app.route('/', createOpsRoutes({ ops, keyspace, store, logger }));
-  mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS });
+  mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS, cancellation });
   documentPlainRoutes(app);
   const openapi = {
     openapi: '3.1.0',

@@ -110,3 +110,10 @@ export class StoreUnavailableError extends ApiError {
     });
   }
 }
+
+/** 409: the order's state does not allow the request (a cancel of an order already ended). */
+export class OrderStateConflictError extends ApiError {
+  constructor(detail: string, status: string) {
+    super(409, 'Conflict', detail, { extra: { order_status: status } });
+  }
+}

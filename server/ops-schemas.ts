@@ -44,7 +44,13 @@ export const StatsSchema = z
   .object({
     generated_at: z.string(),
     orders: z
-      .object({ placed: z.number(), completed: z.number(), failed: z.number(), in_flight: z.number() })
+      .object({
+        placed: z.number(),
+        completed: z.number(),
+        failed: z.number(),
+        cancelled: z.number(),
+        in_flight: z.number(),
+      })
       .openapi({ description: 'totals since the key namespace was first used (store counters)' }),
     steps: z.object({ completed: z.number(), failed: z.number() }),
     last_minute: z.object({
@@ -52,6 +58,7 @@ export const StatsSchema = z
       orders_placed_per_second: perSecond,
       orders_completed_per_second: perSecond,
       orders_failed_per_second: perSecond,
+      orders_cancelled_per_second: perSecond,
       steps_per_second: perSecond,
       failure_rate: rate,
       step_failure_rate: rate,
@@ -82,6 +89,7 @@ export const HistorySchema = z
     orders_placed_per_second: series('orders placed per second'),
     orders_completed_per_second: series('orders completed per second'),
     orders_failed_per_second: series('orders failed per second'),
+    orders_cancelled_per_second: series('orders cancelled per second'),
     steps_per_second: series('steps finished per second'),
     failure_rate: series('failed / finished orders; null when none finished'),
   })

@@ -9,6 +9,7 @@ import { createOrderStore, type OrderStore } from '../shared/order-store.js';
 import { type CloseStep, closeInOrder } from '../shared/process.js';
 import { createStore, type Store } from '../shared/store.js';
 import { createApp } from './app.js';
+import { createOrderEventHub } from './events/order-event-hub.js';
 import { placementCounter } from './metrics.js';
 import { createOperations, type Operations } from './operations.js';
 import { type BacklogMonitor, createBacklogMonitor } from './orders/backlog.js';
@@ -74,7 +75,25 @@ export function createApiRuntime(config: Config, options: ApiRuntimeOptions = {}
     replicas,
     onStored,
   });
-  const app = createApp({ config, keyspace, store, orders, placement, logger, ops, tracer: options.tracer });
+  // Open event streams end first at close: the HTTP server's close waits for every connection to end.
+  const events = createOrderEventHub({
+    store,
+    keyspace,
+    logger,
+    maxStreams: config.SSE_MAX_STREAMS,
+    pollMs: config.SSE_POLL_MS,
+  });
+  const app = createApp({
+    config,
+    keyspace,
+    store,
+    orders,
+    placement,
+    logger,
+    ops,
+    tracer: options.tracer,
+    events,
+  });
   let server: ReturnType<typeof serve> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -101,7 +120,7 @@ export function createApiRuntime(config: Config, options: ApiRuntimeOptions = {}
     /** HTTP server, monitors, flow producer, operations, then the store it built; each even if one throws. Idempotent. */
     close(): Promise<void> {
       closing ??= (async () => {
-        const steps: CloseStep[] = [];
+        const steps: CloseStep[] = [{ name: 'event streams', run: () => events.close() }];
         const http = server;
         if (http) steps.push({ name: 'http server', run: () => new Promise((r) => http.close(() => r())) });
         steps.push({

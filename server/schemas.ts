@@ -96,6 +96,20 @@ const AttemptSchema = z.object({
   outcome: z.enum(ATTEMPT_OUTCOMES),
 });
 
+/** A cancellation of an order: the request, and where it stopped the order (null while pending). */
+export const CancellationSchema = z
+  .object({
+    requested_at: z.string(),
+    reason: z.string().nullable(),
+    requested_by: z.string().nullable(),
+    step: stepName
+      .nullable()
+      .openapi({ description: 'the step whose run it ended, or null if none had started' }),
+    stopped_at: time.openapi({ description: 'when the order stopped going forward; null while pending' }),
+    node_id: z.string().nullable().openapi({ description: 'the node whose run stopped it; null: the API' }),
+  })
+  .openapi('Cancellation');
+
 /**
  * The order record as GET /orders/:id returns it (shared/domain/order.ts). Every enum is the domain's
  * own list, so a status or outcome added there is documented here without being listed twice.
@@ -143,6 +157,10 @@ export const OrderSchema = z
         }),
       }),
     ),
+    cancellation: CancellationSchema.optional().openapi({
+      description:
+        'only on an order asked to cancel: who asked, when and why; step and stopped_at stay null until a run took the request in',
+    }),
     rollback_failure: z
       .object({
         step: stepName.openapi({ description: 'the undo that was open (or next) when the rollback stopped' }),
@@ -186,6 +204,15 @@ export const OrderListSchema = z
 export const ProblemSchema = z
   .object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.string() })
   .openapi('Problem');
+
+/** The OpenAPI responses of a route's problem statuses, all application/problem+json. */
+export const problemResponses = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: 'problem', content: { 'application/problem+json': { schema: ProblemSchema } } },
+    ]),
+  );
 
 /** A placement's 503: the order may still be stored, and a retry with `idempotency_key` returns it. */
 export const PlacementUnavailableSchema = ProblemSchema.extend({

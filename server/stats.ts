@@ -16,12 +16,14 @@ export function rates(buckets: ActivityBucket[], bucketMs: number, now: number) 
   const first = buckets[0]?.start ?? now;
   const seconds = Math.max(1, (now - first) / 1000);
   const stepsDone = sum('steps_completed') + sum('steps_failed');
+  // Cancelled orders ran neither to their end nor to a failure: not part of the failure rate.
   const ordersDone = sum('orders_completed') + sum('orders_failed');
   return {
     window_seconds: round(Math.min(seconds, (buckets.length * bucketMs) / 1000), 1),
     orders_placed_per_second: round(sum('orders_placed') / seconds),
     orders_completed_per_second: round(sum('orders_completed') / seconds),
     orders_failed_per_second: round(sum('orders_failed') / seconds),
+    orders_cancelled_per_second: round(sum('orders_cancelled') / seconds),
     steps_per_second: round(stepsDone / seconds),
     /** Failed orders among the orders that finished in the window; null when none finished. */
     failure_rate: ratio(sum('orders_failed'), ordersDone),
@@ -61,13 +63,14 @@ export function createStatsReader(ops: Operations, now: () => number = Date.now)
         ops.nodes.list(),
         shardQueueCounts(ops.queues),
       ]);
-      const finished = totals.orders_completed + totals.orders_failed;
+      const finished = totals.orders_completed + totals.orders_failed + totals.orders_cancelled;
       return {
         generated_at: new Date(at).toISOString(),
         orders: {
           placed: totals.orders_placed,
           completed: totals.orders_completed,
           failed: totals.orders_failed,
+          cancelled: totals.orders_cancelled,
           in_flight: Math.max(0, totals.orders_placed - finished),
         },
         steps: { completed: totals.steps_completed, failed: totals.steps_failed },
@@ -90,6 +93,7 @@ export function createStatsReader(ops: Operations, now: () => number = Date.now)
         orders_placed_per_second: buckets.map((b) => perSecond(b, b.orders_placed)),
         orders_completed_per_second: buckets.map((b) => perSecond(b, b.orders_completed)),
         orders_failed_per_second: buckets.map((b) => perSecond(b, b.orders_failed)),
+        orders_cancelled_per_second: buckets.map((b) => perSecond(b, b.orders_cancelled)),
         steps_per_second: buckets.map((b) => perSecond(b, b.steps_completed + b.steps_failed)),
         failure_rate: buckets.map((b) => ratio(b.orders_failed, b.orders_completed + b.orders_failed)),
       };

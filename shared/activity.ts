@@ -9,6 +9,7 @@ export const ACTIVITY_COUNTS = [
   'orders_placed',
   'orders_completed',
   'orders_failed',
+  'orders_cancelled',
   'steps_completed',
   'steps_failed',
 ] as const;

@@ -108,6 +108,10 @@ export const configSchema = z.object({
   WAIT_REPLICAS: int(0, 5).default(1),
   WAIT_TIMEOUT_MS: int(1, 10_000).default(200),
   MAX_BODY_BYTES: int(256, 10_000_000).default(16_384),
+  /** Open `GET /orders/:id/events` streams per API process past which it answers 503 with Retry-After. */
+  SSE_MAX_STREAMS: int(1, 1_000_000).default(1000),
+  /** How often an API process reads the event streams its SSE clients follow (one XREAD per shard). */
+  SSE_POLL_MS: int(50, 10_000).default(250),
   /** Waiting steps across all shards past which placement answers 429. */
   BACKLOG_LIMIT: int(1, 100_000_000).default(200_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

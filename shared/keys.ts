@@ -20,6 +20,8 @@ export interface ShardKeys {
   clientOrder(userId: string, clientOrderId: string): string;
   /** The BullMQ lock of a job: fenced writes check its token. */
   jobLock(jobId: string): string;
+  /** The order's event stream (a capped Redis Stream), appended by the scripts that change the record. */
+  orderEvents(orderId: string): string;
 }
 
 const segment = (text: string) => encodeURIComponent(text);
@@ -42,6 +44,7 @@ export function shardKeys(shard: number, shards: number, namespace = 'of'): Shar
     idempotency: (userId, key) => `${base}:idem:${segment(userId)}:${segment(key)}`,
     clientOrder: (userId, clientOrderId) => `${base}:cid:${segment(userId)}:${segment(clientOrderId)}`,
     jobLock: (jobId) => queueKey(`${jobId}:lock`),
+    orderEvents: (orderId) => `${base}:events:${orderId}`,
   };
 }
 

@@ -41,7 +41,7 @@ export function createNodeMetrics(nodeId: string) {
     registry,
     ordersFinished: new Counter({
       name: `${PREFIX}orders_finished_total`,
-      help: 'Orders that reached a terminal status on this node, by outcome (completed or failed)',
+      help: 'Orders that reached a terminal status on this node, by outcome (completed, failed or cancelled)',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -89,6 +89,11 @@ export function createApiMetrics() {
     ordersPlaced: new Counter({
       name: `${PREFIX}orders_placed_total`,
       help: 'Orders this API process stored, counted when the record is written whatever the answer (a replay stores nothing)',
+      registers,
+    }),
+    ordersCancelledAtOnce: new Counter({
+      name: `${PREFIX}orders_cancelled_at_once_total`,
+      help: 'Orders this API process ended cancelled itself, before any step started (the others end on a node: orders_finished_total{outcome="cancelled"})',
       registers,
     }),
     shardBacklog: new Gauge({

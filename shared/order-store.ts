@@ -1,25 +1,44 @@
 // The order records in the store: read, create with placement, list by user, and fenced writes.
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
-import type { OrderRecord } from './domain/order.js';
+import type { CancelRequest, OrderRecord } from './domain/order.js';
+import { eventsBetween } from './domain/order-events.js';
 import type { Keyspace } from './keys.js';
 import { orderIdFloor } from './order-id.js';
 import type { Store } from './store.js';
+
+/** Events kept per order: a whole history (4 steps, undos, retries) is a few dozen. */
+export const EVENTS_MAXLEN = 256;
+
+/**
+ * Lua appending ARGV[first..] (events as JSON) to the stream `stream`, capped at EVENTS_MAXLEN
+ * entries, expiring with the record (`ttl`, ms). Every script that changes a record ends with it.
+ */
+export const appendEvents = (stream: string, ttl: string, first: number) => `
+for i = ${first}, #ARGV do redis.call('XADD', ${stream}, 'MAXLEN', ${EVENTS_MAXLEN}, '*', 'e', ARGV[i]) end
+if #ARGV >= ${first} then redis.call('PEXPIRE', ${stream}, ${ttl}) end`;
 
 // Writes the step's record only while the step's BullMQ lock still holds this run's token, and
 // only over the version the run read: a stale run (lock expired, taken over) writes nothing.
 // Each write leaves its id in `w`: a write that landed but whose reply was lost is sent again (by
 // ioredis after a reconnect, or by the run), and that resend must be told "already written" (2),
 // not "conflict", or a live run would take its own write for another run's and give the step up.
+// A write that moves the order forward (ARGV[6] = '1': a step's start or completion) is refused
+// while a cancel request `c` sits in the record hash, answered with that request: so a cancel and
+// the last step's completion have one winner, whichever the store ordered first (ADR 0021).
+// The change's events (ARGV[7..]) are appended to the order's stream (KEYS[3]) in this same
+// script, so an event exists exactly when its record change committed.
 const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local stored = redis.call('HMGET', KEYS[2], 'v', 'w')
-if stored[1] ~= ARGV[2] then
-  if stored[2] == ARGV[5] and tonumber(stored[1]) == tonumber(ARGV[2]) + 1 then return 2 end
-  return -1
+local stored = redis.call('HMGET', KEYS[2], 'v', 'w', 'c')
+if stored[1] ~= ARGV[2] and stored[2] == ARGV[5] and tonumber(stored[1]) == tonumber(ARGV[2]) + 1 then
+  return 2
 end
+if ARGV[6] == '1' and stored[3] then return stored[3] end
+if stored[1] ~= ARGV[2] then return -1 end
 redis.call('HSET', KEYS[2], 'v', tonumber(stored[1]) + 1, 'doc', ARGV[3], 'w', ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+${appendEvents('KEYS[3]', 'ARGV[4]', 7)}
 return 1`;
 
 /**
@@ -47,6 +66,14 @@ redis.call('ZREMRANGEBYLEX', KEYS[2], '-', '(' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return 1`;
 
+// The indexes (from 1) of the records among KEYS that hold a cancel request.
+const CANCEL_REQUESTED = `
+local found = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HEXISTS', key, 'c') == 1 then table.insert(found, i) end
+end
+return found`;
+
 // Binds an idempotency key to an order id and request hash, or returns the existing binding.
 const CLAIM_IDEMPOTENCY = `
 local existing = redis.call('GET', KEYS[1])
@@ -58,12 +85,15 @@ interface OrderScripts {
   fencedWrite(
     lock: string,
     record: string,
+    stream: string,
     token: string,
     version: string,
     doc: string,
     ttl: number,
     writeId: string,
-  ): Promise<number>;
+    forward: string,
+    ...events: string[]
+  ): Promise<number | string>;
   claimIdempotency(key: string, binding: string, ttlSeconds: number): Promise<string | null>;
 }
 type CreateOrderCommand = (
@@ -89,13 +119,19 @@ export interface OrderBinding {
 export interface VersionedOrder {
   order: OrderRecord;
   version: number;
+  /** A cancel request stored beside the document and not yet taken into it (read only by `read`). */
+  cancelRequest?: CancelRequest;
 }
 
-/** `already-written`: this very write had landed before (a resend); the run goes on as if `written`. */
-export type FencedWriteResult = 'written' | 'already-written' | 'lock-lost' | 'conflict';
+/**
+ * `already-written`: this very write had landed before (a resend); the run goes on as if `written`.
+ * `cancel-requested`: a forward write refused because the order is to be cancelled (`request`).
+ */
+export type FencedWriteResult = 'written' | 'already-written' | 'lock-lost' | 'conflict' | 'cancel-requested';
 export type FencedWrite =
   | { outcome: 'written' | 'already-written'; written: VersionedOrder }
-  | { outcome: 'lock-lost' | 'conflict'; written?: undefined };
+  | { outcome: 'lock-lost' | 'conflict'; written?: undefined }
+  | { outcome: 'cancel-requested'; written?: undefined; request: CancelRequest };
 const OUTCOMES: Record<number, FencedWriteResult> = { 1: 'written', 2: 'already-written', 0: 'lock-lost' };
 
 export interface OrderPage {
@@ -106,20 +142,27 @@ export interface OrderPage {
 /** Order records of every shard of `keyspace` in `store`; `ttlSeconds` bounds how long a record is kept. */
 export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: number) {
   const ttlMs = ttlSeconds * 1000;
-  store.defineCommand('ofFencedWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
+  store.defineCommand('ofFencedWrite', { numberOfKeys: 3, lua: FENCED_WRITE });
   store.defineCommand('ofCreateOrder', { numberOfKeys: 3, lua: CREATE_ORDER });
   store.defineCommand('ofClaimIdempotency', { numberOfKeys: 1, lua: CLAIM_IDEMPOTENCY });
+  store.defineCommand('ofCancelRequested', { lua: CANCEL_REQUESTED });
   const scripts = store as unknown as {
+    ofCancelRequested(count: number, ...keys: string[]): Promise<number[]>;
     ofFencedWrite: OrderScripts['fencedWrite'];
     ofClaimIdempotency: OrderScripts['claimIdempotency'];
   };
   const keysOf = (orderId: string) => keyspace.ofOrder(orderId);
 
   return {
-    /** The record's JSON as stored, or null when the id is malformed or unknown. */
+    /**
+     * The record's JSON as stored, or null when the id is malformed or unknown. A cancel request not
+     * yet taken in by a run is shown as the record's `cancellation` with `step` and `stopped_at` null.
+     */
     async readJson(orderId: string): Promise<string | null> {
       const keys = keysOf(orderId);
-      return keys ? store.hget(keys.order(orderId), 'doc') : null;
+      if (!keys) return null;
+      const [doc, request] = await store.hmget(keys.order(orderId), 'doc', 'c');
+      return doc && request ? withPendingCancel(doc, request) : (doc ?? null);
     },
 
     /** The records' JSON of ids of one shard, in order, in one round trip; unknown ones are null. */
@@ -138,8 +181,19 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
     async read(orderId: string): Promise<VersionedOrder | null> {
       const keys = keysOf(orderId);
       if (!keys) return null;
-      const [version, doc] = await store.hmget(keys.order(orderId), 'v', 'doc');
-      return version && doc ? { order: JSON.parse(doc) as OrderRecord, version: Number(version) } : null;
+      const [version, doc, request] = await store.hmget(keys.order(orderId), 'v', 'doc', 'c');
+      if (!version || !doc) return null;
+      const read: VersionedOrder = { order: JSON.parse(doc) as OrderRecord, version: Number(version) };
+      if (request) read.cancelRequest = JSON.parse(request) as CancelRequest;
+      return read;
+    },
+
+    /** Which of `orderIds`, all of `shard`, have a cancel request waiting: one script. */
+    async cancelRequested(shard: number, orderIds: string[]): Promise<string[]> {
+      if (orderIds.length === 0) return [];
+      const keys = keyspace.shard(shard);
+      const found = await scripts.ofCancelRequested(orderIds.length, ...orderIds.map((id) => keys.order(id)));
+      return found.map((i) => orderIds[i - 1]!);
     },
 
     async exists(orderId: string): Promise<boolean> {
@@ -200,22 +254,31 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
       token: string,
       expected: VersionedOrder,
       next: OrderRecord,
+      { forward = false }: { forward?: boolean } = {},
     ): Promise<FencedWrite> {
       const keys = keyspace.shard(next.shard);
       const doc = JSON.stringify(next);
+      const events = eventsBetween(expected.order, next).map((event) => JSON.stringify(event));
       const result = await scripts.ofFencedWrite(
         keys.jobLock(jobId),
         keys.order(next.order_id),
+        keys.orderEvents(next.order_id),
         token,
         String(expected.version),
         doc,
         ttlMs,
         writeIdOf(token, doc),
+        forward ? '1' : '0',
+        ...events,
       );
+      if (typeof result === 'string') {
+        return { outcome: 'cancel-requested', request: JSON.parse(result) as CancelRequest };
+      }
       const outcome = OUTCOMES[result] ?? 'conflict';
-      return outcome === 'written' || outcome === 'already-written'
-        ? { outcome, written: { order: next, version: expected.version + 1 } }
-        : { outcome };
+      if (outcome === 'written' || outcome === 'already-written') {
+        return { outcome, written: { order: next, version: expected.version + 1 } };
+      }
+      return { outcome: outcome === 'lock-lost' ? 'lock-lost' : 'conflict' };
     },
 
     /** A user's order ids, newest first; `cursor` is the last id of the previous page. */
@@ -230,3 +293,11 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
 }
 
 export type OrderStore = ReturnType<typeof createOrderStore>;
+
+/** A record's JSON with a cancel request not yet taken in shown as its `cancellation`. */
+function withPendingCancel(doc: string, request: string): string {
+  const order = JSON.parse(doc) as OrderRecord;
+  if (order.cancellation) return doc;
+  const pending = { ...(JSON.parse(request) as CancelRequest), step: null, stopped_at: null, node_id: null };
+  return JSON.stringify({ ...order, cancellation: pending });
+}

@@ -12,7 +12,7 @@ export class ArgsError extends Error {
 
 /** The text of `--help`, and the hint after a bad argument. */
 export const USAGE = `usage: npm run stress -- [--orders N] [--concurrency C] [--url U] [--users K] [--duration S]
-                         [--rate R] [--track] [--json FILE]
+                         [--rate R] [--track] [--track-via sse|poll] [--cancel-rate P] [--json FILE]
 
   --orders N              orders to place (default 1000; with --duration, whichever ends first)
   --duration S            place for S seconds
@@ -21,7 +21,12 @@ export const USAGE = `usage: npm run stress -- [--orders N] [--concurrency C] [-
   --users K               distinct user ids, spread over the shards (default 100)
   --rate R                at most R placements per second in total (default: as fast as possible)
   --track                 follow every placed order to completed/failed and report end-to-end figures
-  --poll-concurrency P    GET /orders/:id in flight at once while tracking (default 8)
+  --track-via sse|poll    follow orders by GET /orders/:id polls (default) or their event streams
+  --poll-concurrency P    GET /orders/:id in flight at once while tracking (default 8); with sse,
+                          the streams open at once (default 200)
+  --cancel-rate P         cancel this share of the orders at random moments of their run, and check
+                          each cancelled record (needs --track)
+  --store SEEDS           the store's host:port,... : report its commands/s while tracking
   --track-timeout S       stop tracking after S seconds; unfinished orders count as stuck (default: auto)
   --step-ms MS            STEP_MS of the system (default: the live nodes' (GET /nodes), else 5000)
   --failure-rate P        STEP_FAILURE_RATE of the system (default: the live nodes', else 0.05)
@@ -44,6 +49,9 @@ const spec = {
   rate: { type: 'string' },
   track: { type: 'boolean' },
   'poll-concurrency': { type: 'string' },
+  'track-via': { type: 'string' },
+  'cancel-rate': { type: 'string' },
+  store: { type: 'string' },
   'track-timeout': { type: 'string' },
   'step-ms': { type: 'string' },
   'failure-rate': { type: 'string' },
@@ -108,6 +116,12 @@ export function parseStressArgs(argv: readonly string[]): ParsedArgs {
   if (orders !== undefined && orders < concurrency) {
     throw new ArgsError(`--orders (${orders}) must be at least --concurrency (${concurrency})`);
   }
+  const trackVia = str('track-via') ?? 'poll';
+  if (trackVia !== 'poll' && trackVia !== 'sse') {
+    throw new ArgsError(`--track-via must be sse or poll, got ${JSON.stringify(trackVia)}`);
+  }
+  const cancelRate = decimal('cancel-rate', str('cancel-rate'), 0, 1) ?? 0;
+  if (cancelRate > 0 && values.track !== true) throw new ArgsError('--cancel-rate needs --track');
   return {
     help: false,
     options: {
@@ -118,7 +132,11 @@ export function parseStressArgs(argv: readonly string[]): ParsedArgs {
       users: integer('users', str('users'), 1, 10_000_000) ?? 100,
       rate: integer('rate', str('rate'), 1, 1_000_000),
       track: values.track === true,
-      pollConcurrency: integer('poll-concurrency', str('poll-concurrency'), 1, 1000) ?? 8,
+      pollConcurrency:
+        integer('poll-concurrency', str('poll-concurrency'), 1, 1000) ?? (trackVia === 'sse' ? 200 : 8),
+      trackVia,
+      cancelRate,
+      storeSeeds: str('store'),
       trackTimeoutS: decimal('track-timeout', str('track-timeout'), 1, 86_400),
       stepMs: integer('step-ms', str('step-ms'), 0, 3_600_000),
       failureRate: decimal('failure-rate', str('failure-rate'), 0, 1),

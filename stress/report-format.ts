@@ -1,6 +1,7 @@
 // The stress report as the terminal shows it: a two-column table per section.
 import type { Distribution } from './report-math.js';
-import type { StressReport, SystemParameters, TrackingReport } from './stress-report.js';
+import type { StoreLoad } from './store-load.js';
+import type { CancelReport, StressReport, SystemParameters, TrackingReport } from './stress-report.js';
 
 const LABEL = 20;
 
@@ -47,7 +48,10 @@ function trackingLines(t: TrackingReport, s: SystemParameters): string[] {
       : `${num(th.capacity_steps_per_s)} steps/s capacity; steady throughput is ${pct(th.ratio)} of it`;
   const load = th.saturated ? 'saturated' : 'not saturated: the ratio is the load, not a limit';
   return [
-    row('finished', `completed ${t.completed}, failed ${t.failed}, stuck ${t.stuck}, lost ${t.lost}`),
+    row(
+      'finished',
+      `completed ${t.completed}, failed ${t.failed}, cancelled ${t.cancelled}, stuck ${t.stuck}, lost ${t.lost}`,
+    ),
     ...(t.stuck ? [row('stuck at', counts(t.stuck_by_status))] : []),
     row(
       'failure rate',
@@ -66,7 +70,40 @@ function trackingLines(t: TrackingReport, s: SystemParameters): string[] {
     ),
     row("Little's law", capacity),
     row('offered', `${num(th.offered_steps_per_s)} steps/s (${load})`),
-    row('polls', `${t.polls} GETs, ${t.poll_errors} failed`),
+    row(
+      t.via === 'sse' ? 'requests' : 'polls',
+      `${t.polls} ${t.via === 'sse' ? 'streams and GETs' : 'GETs'}, ${t.poll_errors} failed`,
+    ),
+  ];
+}
+
+function cancelLines(c: CancelReport): string[] {
+  const check = c.violations.length
+    ? `${c.violations.length} records wrong: ${c.violations.slice(0, 3).join('; ')}`
+    : 'every cancelled record undid exactly its completed steps, newest first';
+  return [
+    row('asked', `${c.asked} orders; answers ${counts(c.answers)}`),
+    row(
+      'cancelled',
+      `${c.cancelled} orders ended cancelled; ${c.accepted_not_cancelled} accepted cancels overtaken by a failure`,
+    ),
+    row('check', check),
+  ];
+}
+
+function storeLines(s: StoreLoad): string[] {
+  return [
+    row(
+      'commands',
+      `${num(s.commands_per_s)} /s on the masters over ${num(s.seconds)} s (${num(s.usec_per_s, 0)} µs/s)`,
+    ),
+    row(
+      'costliest',
+      s.top
+        .slice(0, 5)
+        .map((c) => `${c.command} ${num(c.calls_per_s)}/s`)
+        .join(', '),
+    ),
   ];
 }
 
@@ -105,6 +142,8 @@ export function formatReport(report: StressReport): string {
       `tracking (${report.tracking.tracked} orders)`,
       ...trackingLines(report.tracking, report.system),
     );
+  if (report.cancels) lines.push('', 'cancels', ...cancelLines(report.cancels));
+  if (report.store_load) lines.push('', 'store while tracking', ...storeLines(report.store_load));
   lines.push('', report.problems.length ? `result  FAILED: ${report.problems.join('; ')}` : 'result  OK');
   return lines.join('\n');
 }

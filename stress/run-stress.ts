@@ -1,11 +1,15 @@
 // One stress run, programmatically: place, retry refusals, track to the end, report. The CLI wraps it.
 import { checkReachable } from './api-client.js';
+import { checkCancelled } from './cancel-check.js';
+import { createCanceller } from './canceller.js';
 import { createOrderSource, newRunId } from './order-source.js';
 import { type Ack, runPlacement } from './placement.js';
 import { createProgress, type ProgressStream } from './progress.js';
 import { createRetrier } from './retrier.js';
+import { createSseTracker } from './sse-tracker.js';
+import { createStoreLoadMeter } from './store-load.js';
 import { type StressOptions, stressOptions } from './stress-options.js';
-import { placementReport, runProblems, type StressReport } from './stress-report.js';
+import { type CancelReport, placementReport, runProblems, type StressReport } from './stress-report.js';
 import { resolveSystemParameters } from './system-parameters.js';
 import { createTracker, type TrackResult } from './tracker.js';
 import { trackingReport } from './tracking-report.js';
@@ -44,18 +48,19 @@ export async function runStress(
   const progress = createProgress(options.progress ? (deps.progressStream ?? process.stderr) : null);
 
   const seen = new Set<string>();
+  const follow = options.trackVia === 'sse' ? createSseTracker : createTracker;
   const tracker = options.track
-    ? createTracker({
-        url: options.url,
-        concurrency: options.pollConcurrency,
-        stepMs: system.step_ms,
-      })
+    ? follow({ url: options.url, concurrency: options.pollConcurrency, stepMs: system.step_ms })
     : null;
+  const canceller = createCanceller({ url: options.url, rate: options.cancelRate, stepMs: system.step_ms });
+  const meter = options.storeSeeds ? createStoreLoadMeter(options.storeSeeds) : null;
+  await meter?.start();
   const onAck = (ack: Ack) => {
     // A retry after a 503 whose write did land returns the same order: count it once.
     if (seen.has(ack.orderId)) return;
     seen.add(ack.orderId);
     tracker?.add(ack);
+    canceller.consider(ack.orderId);
     deps.onAck?.(ack);
   };
   const retrier = createRetrier({ url: options.url, retries: options.retries, onAck, signal });
@@ -122,9 +127,27 @@ export async function runStress(
     clearInterval(timer);
     progress.done(reading());
   }
+  await canceller.drain();
+  const storeLoad = (await meter?.stop()) ?? null;
+  await meter?.close();
 
   const placed = placementReport(placement, seen.size, retrier.stats);
-  const tracking = tracked ? trackingReport(tracked, system, placed.acknowledged_per_s) : null;
+  const tracking = tracked
+    ? trackingReport(tracked, system, placed.acknowledged_per_s, options.trackVia)
+    : null;
+  let cancels: CancelReport | null = null;
+  if (tracked && options.cancelRate > 0) {
+    const { cancelled, violations } = checkCancelled(tracked.finished);
+    const { byOrder } = canceller.stats;
+    const accepted = tracked.finished.filter((o) => [200, 202].includes(byOrder.get(o.order_id) ?? 0));
+    cancels = {
+      asked: canceller.stats.asked,
+      answers: canceller.stats.answers,
+      cancelled,
+      violations,
+      accepted_not_cancelled: accepted.filter((o) => o.status !== 'cancelled').length,
+    };
+  }
   return {
     run_id: runId,
     url: options.url,
@@ -137,11 +160,15 @@ export async function runStress(
       users: options.users,
       rate: options.rate ?? null,
       track: options.track,
+      track_via: options.trackVia,
+      cancel_rate: options.cancelRate,
       retries: options.retries,
     },
     system,
     placement: placed,
     tracking,
-    problems: [...runProblems(placed, tracking), ...(signal?.aborted ? ['interrupted'] : [])],
+    cancels,
+    store_load: storeLoad,
+    problems: [...runProblems(placed, tracking, cancels), ...(signal?.aborted ? ['interrupted'] : [])],
   };
 }

@@ -15,7 +15,14 @@ export interface StressOptions {
   rate?: number;
   /** Follow every placed order to its terminal state. */
   track: boolean;
+  /** How tracking follows an order: GET polls, or its event stream (one stream per order). */
+  trackVia: 'poll' | 'sse';
+  /** GETs in flight at once, or with `sse` the streams open at once. */
   pollConcurrency: number;
+  /** The share of orders cancelled at a random moment of their run (0: none). */
+  cancelRate: number;
+  /** The store's seeds (`host:port,...`): its commands/s are measured while tracking. */
+  storeSeeds?: string;
   /** Tracking deadline after placement ended; unset: derived from capacity and backlog. */
   trackTimeoutS?: number;
   /** The system's STEP_MS and STEP_FAILURE_RATE; unset: the live nodes' (GET /nodes), then 5000 and 0.05. */
@@ -41,7 +48,9 @@ export function stressOptions(partial: Partial<StressOptions> & { url: string })
     concurrency: 50,
     users: 100,
     track: false,
+    trackVia: 'poll',
     pollConcurrency: 8,
+    cancelRate: 0,
     retries: 5,
     progress: false,
     ...partial,

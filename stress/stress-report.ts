@@ -2,7 +2,20 @@
 import type { PlacementResult } from './placement.js';
 import { type Distribution, distribution, type Interval, littleCapacity } from './report-math.js';
 import type { RetryStats } from './retrier.js';
+import type { StoreLoad } from './store-load.js';
 import type { TrackResult } from './tracker.js';
+
+export interface CancelReport {
+  asked: number;
+  /** Answers by status: 202 cancelling, 200 cancelled at once (or already), 409 ended first. */
+  answers: Record<string, number>;
+  /** Orders that ended cancelled. */
+  cancelled: number;
+  /** Cancelled records whose undone steps are not exactly the completed ones, newest first. */
+  violations: string[];
+  /** Orders whose cancel was accepted (200/202) that did not end cancelled (a failure overtook it). */
+  accepted_not_cancelled: number;
+}
 
 /** Where a system parameter came from. */
 export type Source = 'flag' | 'api' | 'default' | 'unknown';
@@ -40,8 +53,11 @@ export interface PlacementReport {
 
 export interface TrackingReport {
   tracked: number;
+  /** How the orders were followed. */
+  via: 'poll' | 'sse';
   completed: number;
   failed: number;
+  cancelled: number;
   stuck: number;
   lost: number;
   stuck_by_status: Record<string, number>;
@@ -88,6 +104,10 @@ export interface StressReport {
   system: SystemParameters;
   placement: PlacementReport;
   tracking: TrackingReport | null;
+  /** With --cancel-rate: the cancels sent, their answers, and the check of every cancelled record. */
+  cancels: CancelReport | null;
+  /** With --store: what the tracking phase cost the store. */
+  store_load: StoreLoad | null;
   /** Empty when the run was clean; each entry one line. */
   problems: string[];
 }
@@ -127,7 +147,11 @@ export function capacityOf(nodes: number | null, concurrency: number | null, ste
 }
 
 /** The one-line problems that make a run fail (exit 1); an unexpected failure rate is not one. */
-export function runProblems(placement: PlacementReport, tracking: TrackingReport | null): string[] {
+export function runProblems(
+  placement: PlacementReport,
+  tracking: TrackingReport | null,
+  cancels: CancelReport | null = null,
+): string[] {
   const problems: string[] = [];
   if (placement.error_count > 0) problems.push(`${placement.error_count} requests got no answer`);
   const refusedForGood = placement.retries.gaveUp;
@@ -139,5 +163,8 @@ export function runProblems(placement: PlacementReport, tracking: TrackingReport
   if (tracking?.lost) problems.push(`${tracking.lost} acknowledged orders are missing (404)`);
   if (tracking?.stuck)
     problems.push(`${tracking.stuck} orders did not finish (tracking ${tracking.stopped_by})`);
+  if (cancels?.violations.length) {
+    problems.push(`${cancels.violations.length} cancelled records undid other steps than the completed ones`);
+  }
   return problems;
 }

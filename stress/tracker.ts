@@ -3,6 +3,7 @@ import { isTerminal, type OrderRecord, STEPS } from '../shared/domain/order.js';
 import { readOrder } from './api-client.js';
 import { MinHeap } from './min-heap.js';
 import type { Ack } from './placement.js';
+import { endTracking } from './tracking-stop.js';
 
 export interface TrackerOptions {
   url: string;
@@ -144,25 +145,14 @@ export function createTracker(options: TrackerOptions) {
     async finish(deadline: number, stallMs: number, signal?: AbortSignal): Promise<TrackResult> {
       placementEnded = true;
       lastProgressAt = Math.max(lastProgressAt, Date.now());
-      let stoppedBy: TrackResult['stoppedBy'] = 'finished';
-      const watchdog = setInterval(() => {
-        if (signal?.aborted) stoppedBy = 'interrupted';
-        else if (Date.now() > deadline) stoppedBy = 'deadline';
-        else if (Date.now() - lastProgressAt > stallMs) stoppedBy = 'stalled';
-        else return;
-        stopped = true;
-      }, 100);
-      await Promise.all(loops);
-      clearInterval(watchdog);
-      const left = [...schedule.drain(), ...inFlight];
-      return {
-        finished,
-        stuck: left.map((e) => ({ orderId: e.ack.orderId, last: e.last })),
-        lost,
-        polls,
-        pollErrors,
-        stoppedBy: left.length === 0 ? 'finished' : stoppedBy,
-      };
+      return endTracking({
+        ...{ deadline, stallMs, signal, loops, lastProgressAt: () => lastProgressAt },
+        stop: () => {
+          stopped = true;
+        },
+        left: () => [...schedule.drain(), ...inFlight].map((e) => ({ orderId: e.ack.orderId, last: e.last })),
+        result: () => ({ finished, lost, polls, pollErrors }),
+      });
     },
   };
 }

@@ -17,12 +17,16 @@ export function trackingReport(
   result: TrackResult,
   system: SystemParameters,
   offeredOrdersPerS: number,
+  via: TrackingReport['via'] = 'poll',
 ): TrackingReport {
-  const orders: OrderRecord[] = result.finished;
+  const finished: OrderRecord[] = result.finished;
+  const cancelled = finished.filter((o) => o.status === 'cancelled').length;
+  // A cancelled order tells nothing of the failure rate: it ran neither to its end nor to a failure.
+  const orders = finished.filter((o) => o.status !== 'cancelled');
   const completed = orders.filter((o) => o.status === 'completed');
   const failed = orders.length - completed.length;
   const e2e = completed.map(endToEndMs).filter((v): v is number => v !== null);
-  const runs = stepRuns(orders).filter(
+  const runs = stepRuns(finished).filter(
     (r) => r.end !== null && (r.outcome === 'completed' || r.outcome === 'failed'),
   );
   // A loop, not Math.min(...runs): spreading 100k+ arguments overflows the stack.
@@ -50,11 +54,13 @@ export function trackingReport(
     stuckByStatus[key] = (stuckByStatus[key] ?? 0) + 1;
   }
   // Failed orders run fewer steps than four: use the steps an order actually took on average.
-  const offered = offeredOrdersPerS * (orders.length ? runs.length / orders.length : 4);
+  const offered = offeredOrdersPerS * (finished.length ? runs.length / finished.length : 4);
   return {
-    tracked: orders.length + result.stuck.length + result.lost.length,
+    tracked: finished.length + result.stuck.length + result.lost.length,
+    via,
     completed: completed.length,
     failed,
+    cancelled,
     stuck: result.stuck.length,
     lost: result.lost.length,
     stuck_by_status: stuckByStatus,

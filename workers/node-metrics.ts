@@ -31,11 +31,11 @@ export function createNodeTelemetry({ store, namespace, nodeId, heartbeatMs, log
   const log = logger.child({ node_id: nodeId });
 
   const orderFinished = (order: OrderRecord) => {
-    const outcome = order.status === 'completed' ? 'completed' : 'failed';
+    const outcome = order.status === 'completed' || order.status === 'cancelled' ? order.status : 'failed';
     metrics.ordersFinished.labels(outcome).inc();
     const end = order.completed_at ? Date.parse(order.completed_at) : Date.now();
     metrics.orderDuration.labels(outcome).observe(seconds(end - Date.parse(order.created_at)));
-    activity.add(outcome === 'completed' ? 'orders_completed' : 'orders_failed');
+    activity.add(`orders_${outcome}`);
     if (outcome === 'failed') {
       activity.noteFailure({
         order_id: order.order_id,

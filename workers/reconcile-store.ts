@@ -1,8 +1,11 @@
 // What the reconciler reads and writes in a shard's slot: the order's jobs, its record, its claim.
+
+import type { CancelRequest } from '../shared/domain/order.js';
 import { type OrderRecord, STEPS, type StepName } from '../shared/domain/order.js';
+import { eventsBetween } from '../shared/domain/order-events.js';
 import type { Keyspace, ShardKeys } from '../shared/keys.js';
 import { stepJobId } from '../shared/order-id.js';
-import type { VersionedOrder } from '../shared/order-store.js';
+import { appendEvents, type VersionedOrder } from '../shared/order-store.js';
 import type { Store } from '../shared/store.js';
 
 // A job is live (waiting, delayed, prioritized, active, paused, waiting for its child) exactly when
@@ -17,8 +20,8 @@ local function stateOf(completed, failed, jobKey, jobId)
   return 'missing'
 end`;
 
-// KEYS: 1 record, 2 claim, 3 completed set, 4 failed set, 5..8 the step jobs' hashes;
-// ARGV[1..4]: the step job ids.
+// KEYS: 1 record, 2 claim, 3 completed set, 4 failed set, 5..8 the step jobs' hashes, 9 the
+// order's event stream; ARGV[1..4]: the step job ids.
 const ORDER_JOBS = `${JOB_STATE}
 local function jobState(i) return stateOf(KEYS[3], KEYS[4], KEYS[4 + i], ARGV[i]) end`;
 
@@ -34,12 +37,14 @@ for i = 1, 4 do
   table.insert(out, job[2] or '0')
   table.insert(out, job[3] or '0')
 end
+table.insert(out, redis.call('HGET', KEYS[1], 'c') or '')
 return out`;
 
 // Writes the record only while no job of the order is live (a live job's run owns the record and
 // writes under its own lock), while no other reconciler holds the order's claim, and over the
 // version read. The claim is (re)taken for ARGV[6] ms with the write, or released with the last.
-// ARGV: 5 token, 6 claim ms, 7 version, 8 doc, 9 record ttl ms, 10 '1' to release the claim.
+// ARGV: 5 token, 6 claim ms, 7 version, 8 doc, 9 record ttl ms, 10 '1' to release the claim,
+// 11.. the change's events, appended to the order's stream.
 const WRITE = `${ORDER_JOBS}
 for i = 1, 4 do
   if jobState(i) == 'live' then return -2 end
@@ -55,6 +60,7 @@ if ARGV[10] == '1' then
 else
   redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
 end
+${appendEvents('KEYS[9]', 'ARGV[9]', 11)}
 return 1`;
 
 export type JobState = 'live' | 'completed' | 'failed' | 'missing';
@@ -65,6 +71,7 @@ export interface StepJob {
   stalledCount: number;
 }
 export interface Inspection {
+  /** With the cancel request stored beside it, if any (`cancelRequest`). */
   record: VersionedOrder | null;
   jobs: Record<StepName, StepJob>;
 }
@@ -80,8 +87,8 @@ const RESULTS: Record<number, ReconcileWriteResult> = { 1: 'written', [-2]: 'liv
 
 /** The reconciler's view of the store; `ttlSeconds` is the record TTL every write renews. */
 export function createReconcileStore(store: Store, keyspace: Keyspace, ttlSeconds: number) {
-  store.defineCommand('ofReconcileInspect', { numberOfKeys: 8, lua: INSPECT });
-  store.defineCommand('ofReconcileWrite', { numberOfKeys: 8, lua: WRITE });
+  store.defineCommand('ofReconcileInspect', { numberOfKeys: 9, lua: INSPECT });
+  store.defineCommand('ofReconcileWrite', { numberOfKeys: 9, lua: WRITE });
   const scripts = store as unknown as { ofReconcileInspect: Script; ofReconcileWrite: Script };
   const keysAndIds = (keys: ShardKeys, orderId: string) => {
     const ids = STEPS.map((step) => stepJobId(orderId, step));
@@ -91,6 +98,7 @@ export function createReconcileStore(store: Store, keyspace: Keyspace, ttlSecond
       keys.queueKey('completed'),
       keys.queueKey('failed'),
       ...stepJobKeys(keys, orderId),
+      keys.orderEvents(orderId),
       ...ids,
     ];
   };
@@ -115,8 +123,10 @@ export function createReconcileStore(store: Store, keyspace: Keyspace, ttlSecond
         };
       });
       const [version, doc] = out;
-      const record =
+      const request = out.at(-1);
+      const record: VersionedOrder | null =
         version && doc ? { order: JSON.parse(doc) as OrderRecord, version: Number(version) } : null;
+      if (record && request) record.cancelRequest = JSON.parse(request) as CancelRequest;
       return { record, jobs };
     },
 
@@ -136,6 +146,7 @@ export function createReconcileStore(store: Store, keyspace: Keyspace, ttlSecond
         JSON.stringify(next),
         ttlSeconds * 1000,
         release ? 1 : 0,
+        ...eventsBetween(expected.order, next).map((event) => JSON.stringify(event)),
       ];
       const result = Number(await scripts.ofReconcileWrite(...keysAndIds(keysOf(orderId), orderId), ...args));
       return RESULTS[result] ?? 'conflict';

@@ -12,6 +12,7 @@ import type { VersionedOrder } from '../shared/order-store.js';
 import type { Store } from '../shared/store.js';
 import { createReconcileStore, type Inspection, type StepJob } from './reconcile-store.js';
 import { createRecordSweep } from './record-sweep.js';
+import { cancelAndRollBack } from './step-cancel.js';
 import type { StepObserver } from './step-processor.js';
 import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
 import type { StepHandlers } from './steps/contract.js';
@@ -123,6 +124,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     try {
       // The step processor's own rollback: the same transitions, handlers, logs and metrics.
       if (record.order.status === 'rolling_back') await resumeRollback(run, record);
+      // A cancel request no run took in (its chain stopped first): the order is cancelled, not failed.
+      if (record.cancelRequest) await cancelAndRollBack(run, record, record.cancelRequest, { step, nodeId });
       await rollBack(run, await failCurrentStep(run, record, inspection));
     } catch (error) {
       if (error instanceof UnrecoverableError) return 'finished'; // how a rollback ends

@@ -1,5 +1,5 @@
 // The fenced writes of one run of a step: resends of lost replies, lost locks, the node's record cache.
-import type { OrderRecord, StepName } from '../shared/domain/order.js';
+import type { CancelRequest, OrderRecord, StepName } from '../shared/domain/order.js';
 import type { Logger } from '../shared/logger.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
 
@@ -20,6 +20,17 @@ export class LockLostError extends RunEndedError {
 
 /** A record taken from this node's cache was older than the store's: read it again and start over. */
 export class StaleRecordError extends RunEndedError {}
+
+/**
+ * The order is to be cancelled: a forward write was refused for it, or the node's cancel watch saw
+ * the request while the step's handler ran. The run stops going forward and cancels the order.
+ */
+export class CancelRequestedError extends RunEndedError {
+  constructor(readonly request: CancelRequest | null) {
+    super('the order is to be cancelled');
+    this.name = this.constructor.name;
+  }
+}
 
 /**
  * The records this node wrote last, by order id: the next step of an order usually runs on the node
@@ -79,10 +90,10 @@ export function createRunWriter(options: RunWriterOptions) {
    * resend is the same write (same token, same document, same id), which the script then answers
    * `already-written`, or `lock-lost` if the lock moved meanwhile: the fence holds either way.
    */
-  async function send(current: VersionedOrder, next: OrderRecord) {
+  async function send(current: VersionedOrder, next: OrderRecord, forward: boolean) {
     for (let resends = 0; ; resends++) {
       try {
-        return await orders.fencedWrite(jobId, token, current, next);
+        return await orders.fencedWrite(jobId, token, current, next, { forward });
       } catch (error) {
         const delay = options.resendDelaysMs[resends];
         if (delay === undefined) {
@@ -95,15 +106,26 @@ export function createRunWriter(options: RunWriterOptions) {
     }
   }
 
-  /** Writes `next` over `current`; throws LockLostError when the fence refuses it. */
-  async function write(current: VersionedOrder, next: OrderRecord): Promise<VersionedOrder> {
-    const result = await send(current, next);
+  /**
+   * Writes `next` over `current`; throws LockLostError when the fence refuses it. A `forward` write
+   * (a step's start or completion) throws CancelRequestedError instead while a cancel request waits.
+   */
+  async function write(
+    current: VersionedOrder,
+    next: OrderRecord,
+    { forward = false }: { forward?: boolean } = {},
+  ): Promise<VersionedOrder> {
+    const result = await send(current, next, forward);
     if (result.written) {
       if (result.outcome === 'already-written') log.info({ event: 'write-already-landed' });
       fromCache = false;
       latest = result.written;
       recent.remember(result.written);
       return result.written;
+    }
+    if (result.outcome === 'cancel-requested') {
+      log.info({ event: 'cancel-seen', at: 'write' });
+      throw new CancelRequestedError(result.request);
     }
     if (fromCache && result.outcome === 'conflict') {
       log.debug({ event: 'cached-record-stale' });

@@ -7,8 +7,16 @@ import { completeStep, erroredRun, failStep, planStep, startStep } from '../shar
 import type { Logger } from '../shared/logger.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
-import { createRecentRecords, createRunWriter, LockLostError, StaleRecordError } from './run-writer.js';
-import { type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
+import { createCancelWatch } from './cancel-watch.js';
+import {
+  CancelRequestedError,
+  createRecentRecords,
+  createRunWriter,
+  LockLostError,
+  StaleRecordError,
+} from './run-writer.js';
+import { cancellable, cancelRun } from './step-cancel.js';
+import { endedReason, type RollbackRun, resumeRollback, rollBack } from './step-rollback.js';
 import { traceAbandonedRuns, traceStepRun } from './step-spans.js';
 import type { StepHandlers } from './steps/contract.js';
 import { contextOf, endsRun, follow, invoke } from './steps/invoke.js';
@@ -28,8 +36,11 @@ export interface StepObserver {
 }
 
 export interface StepProcessorDeps {
-  /** Only reads and fenced writes: a step never creates, lists or indexes records. */
-  orders: Pick<OrderStore, 'read' | 'fencedWrite'>;
+  /**
+   * Only reads and fenced writes: a step never creates, lists or indexes records. With
+   * `cancelRequested`, a running handler is stopped within a tick of a cancel request (cancel-watch.ts).
+   */
+  orders: Pick<OrderStore, 'read' | 'fencedWrite'> & Partial<Pick<OrderStore, 'cancelRequested'>>;
   nodeId: string;
   /** The work of each step and its undo. */
   handlers: StepHandlers;
@@ -57,6 +68,8 @@ export function createStepProcessor(deps: StepProcessorDeps) {
   const { orders, nodeId, handlers, observer = {}, tracer } = deps;
   const now = deps.now ?? (() => new Date());
   const recent = createRecentRecords(deps.recentRecords ?? 1000);
+  const poll = orders.cancelRequested?.bind(orders);
+  const cancelWatch = poll && createCancelWatch({ poll, log: deps.logger });
 
   // Three parameters, so that BullMQ gives each job an AbortSignal (it checks the processor's length).
   return async function processStep(
@@ -131,6 +144,10 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       tracer,
     };
 
+    /** If the order is to be cancelled meanwhile, `go` gives way to the cancel (step-cancel.ts). */
+    const orCancel = <T>(go: () => Promise<T>, workDone = false) =>
+      cancellable(go, () => cancelRun(rollback, orders, order_id, workDone));
+
     const failAndRollBack = async (current: VersionedOrder, reason: string, startedAt: number) => {
       const failed = await write(current, failStep(current.order, step, nodeId, now(), reason));
       observer.stepFinished?.(step, 'failed', Date.now() - startedAt);
@@ -144,7 +161,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         log.info({ event: 'step-already-committed' });
         return { step, outcome: 'completed' };
       case 'failed':
-        throw new UnrecoverableError(current.order.failure?.reason ?? `${step} failed`);
+        throw new UnrecoverableError(endedReason(current.order, step));
       case 'refuse':
         throw new UnrecoverableError(`${step} cannot run: ${plan.reason}`);
     }
@@ -186,16 +203,24 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       // Every job of a chain is created at placement: a later step waited from its predecessor's end.
       const previousEnd = current.order.steps[STEPS.indexOf(step) - 1]?.completed_at;
       const readyAt = previousEnd ? Date.parse(previousEnd) : job.timestamp;
-      current = await write(current, startStep(current.order, step, nodeId, now()));
+      const forward = { forward: true };
+      current = await orCancel(() => write(current, startStep(current.order, step, nodeId, now()), forward));
       // The runs this start write abandoned (still `running` in `record`, read before it) died without
       // ending their spans: shown from the record.
       if (tracer) traceAbandonedRuns(tracer, job, record.attempts);
       observer.stepStarted?.(step, Math.max(0, (job.processedOn ?? Date.now()) - readyAt));
       log.info({ event: 'step-started' });
-      const ctx = contextOf('run', current.order, step, { nodeId, log, signal: stop.signal });
-      const failure = await invoke(() => handlers[step].run(ctx), stop.signal);
+      // The handler alone also stops for a cancel; an undo that follows gets the run's own signal.
+      const cancel = new AbortController();
+      const unwatch = cancelWatch?.watch(order_id, job.data.shard, () =>
+        cancel.abort(new CancelRequestedError(null)),
+      );
+      const signal = AbortSignal.any([stop.signal, cancel.signal]);
+      const ctx = contextOf('run', current.order, step, { nodeId, log, signal });
+      const failure = await orCancel(() => invoke(() => handlers[step].run(ctx), signal)).finally(unwatch);
       if (failure !== null) return failAndRollBack(current, failure, startedAt);
-      current = await write(current, completeStep(current.order, step, nodeId, now()));
+      const done = completeStep(current.order, step, nodeId, now());
+      current = await orCancel(() => write(current, done, forward), true);
       observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
       log.info({ event: 'step-completed' });
       if (current.order.status === 'completed') {

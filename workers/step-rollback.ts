@@ -3,7 +3,7 @@
 // once too many runs were lost or an undo is refused for good.
 import type { Tracer } from '@opentelemetry/api';
 import { UnrecoverableError } from 'bullmq';
-import type { StepName } from '../shared/domain/order.js';
+import type { OrderRecord, StepName } from '../shared/domain/order.js';
 import {
   abandonRollback,
   completeCompensation,
@@ -64,8 +64,16 @@ export async function rollBack(run: RollbackRun, current: VersionedOrder): Promi
   }
   current = await run.write(current, finishRollback(current.order, run.now()));
   run.observer.orderFinished?.(current.order);
-  run.log.info({ event: 'order-failed', reason: current.order.failure?.reason });
-  throw new UnrecoverableError(current.order.failure?.reason ?? `${run.step} failed`);
+  run.log.info({ event: `order-${current.order.status}`, reason: current.order.failure?.reason });
+  throw new UnrecoverableError(endedReason(current.order, run.step));
+}
+
+/** Why an ended order's job ends failed: the failure's reason, or its cancellation. */
+export function endedReason(order: OrderRecord, step: StepName): string {
+  if (order.failure) return order.failure.reason;
+  if (order.cancellation)
+    return `order cancelled${order.cancellation.reason ? `: ${order.cancellation.reason}` : ''}`;
+  return `${step} failed`;
 }
 
 /**
@@ -92,6 +100,6 @@ async function giveUp(run: RollbackRun, current: VersionedOrder, reason: string)
     { event: 'rollback-abandoned', reason, open_undo: given.rollback_failure!.step, not_compensated: left },
     'rollback given up: steps left not compensated',
   );
-  const failure = given.failure?.reason ?? `${run.step} failed`;
+  const failure = endedReason(given, run.step);
   throw new UnrecoverableError(`${failure}; ${reason}: ${left.join(', ')} not compensated`);
 }

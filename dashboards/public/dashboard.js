@@ -76,6 +76,7 @@
     setText('t-placed', number(stats.orders.placed));
     setText('t-completed', number(stats.orders.completed));
     setText('t-failed', number(stats.orders.failed));
+    setText('t-cancelled', number(stats.orders.cancelled));
     setText('t-inflight', number(stats.orders.in_flight));
     setText('t-steps', perSecond(stats.last_minute.steps_per_second));
     setText('t-failrate', percent(stats.last_minute.failure_rate));
@@ -192,6 +193,7 @@
       { label: 'orders placed/s', color: '#2563eb' },
       { label: 'orders completed/s', color: '#15803d' },
       { label: 'orders failed/s', color: '#b91c1c' },
+      { label: 'orders cancelled/s', color: '#3730a3' },
       { label: 'steps/s', color: '#7c3aed' },
     ],
     1,
@@ -203,6 +205,7 @@
       h.orders_placed_per_second,
       h.orders_completed_per_second,
       h.orders_failed_per_second,
+      h.orders_cancelled_per_second,
       h.steps_per_second,
     ];
     throughput.plot.setData([h.time, ...series]);

@@ -16,7 +16,7 @@ import {
   OrderSchema,
   PlacementSchema,
   PlacementUnavailableSchema,
-  ProblemSchema,
+  problemResponses,
 } from '../schemas.js';
 
 export interface OrderRoutesDeps {
@@ -25,13 +25,7 @@ export interface OrderRoutesDeps {
   placement: PlacementService;
 }
 
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: 'problem', content: { 'application/problem+json': { schema: ProblemSchema } } },
-    ]),
-  );
+const problems = problemResponses;
 
 const placeRoute = createRoute({
   method: 'post',

@@ -3,15 +3,40 @@
 export const STEPS = ['scheduling', 'pre-processing', 'processing', 'post-processing'] as const;
 export type StepName = (typeof STEPS)[number];
 
-export const ORDER_STATUSES = ['accepted', 'in_progress', 'rolling_back', 'completed', 'failed'] as const;
+export const ORDER_STATUSES = [
+  'accepted',
+  'in_progress',
+  'rolling_back',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** Where an order is: the step it is at, or how it ended. */
-export const CURRENT_STEPS = [...STEPS, 'completed', 'failed'] as const;
+export const CURRENT_STEPS = [...STEPS, 'completed', 'failed', 'cancelled'] as const;
 export type CurrentStep = (typeof CURRENT_STEPS)[number];
-export const STEP_STATUSES = ['pending', 'running', 'completed', 'failed', 'compensated'] as const;
+/** `cancelled`: the order was cancelled while the step ran; its run stopped, nothing of it committed. */
+export const STEP_STATUSES = [
+  'pending',
+  'running',
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
-/** `abandoned`: its node died or lost the lock; `error`: an infrastructure error, retried. */
-export const ATTEMPT_OUTCOMES = ['running', 'completed', 'failed', 'abandoned', 'error'] as const;
+/**
+ * `abandoned`: its node died or lost the lock; `error`: an infrastructure error, retried;
+ * `cancelled`: stopped because the order was cancelled.
+ */
+export const ATTEMPT_OUTCOMES = [
+  'running',
+  'completed',
+  'failed',
+  'abandoned',
+  'error',
+  'cancelled',
+] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 export interface Attempt {
@@ -49,6 +74,23 @@ export interface RollbackFailure {
   reason: string;
   /** The steps still in effect, in the order the rollback would have undone them. */
   not_compensated: StepName[];
+}
+
+/** Who asked to cancel an order, when and why: stored beside the record until a run takes it in. */
+export interface CancelRequest {
+  requested_at: string;
+  reason: string | null;
+  requested_by: string | null;
+}
+
+/** A cancellation the record has taken in: the request, and where and by whom it stopped the order. */
+export interface Cancellation extends CancelRequest {
+  /** The step it stopped at (its run ended, or it never started); null when no step had started. */
+  step: StepName | null;
+  /** When the order stopped going forward; the rollback, if any, follows. */
+  stopped_at: string;
+  /** The node whose run stopped it, or null when the API cancelled an order that had not started. */
+  node_id: string | null;
 }
 
 /** One line of an order, in the one shape it is stored in whatever spelling the client sent. */
@@ -92,6 +134,8 @@ export interface OrderRecord {
   rollback: RollbackEntry[];
   /** Only on an order whose rollback was given up: it ended `failed` with steps not compensated. */
   rollback_failure?: RollbackFailure;
+  /** Only on a cancelled order (issue 15): it ends `cancelled` once its completed steps are undone. */
+  cancellation?: Cancellation;
 }
 
 /**
@@ -119,7 +163,8 @@ function customerOf({ customer_name, email, phone }: OrderRequest): Customer | n
   return { name: customer_name ?? null, email: email ?? null, phone: phone ?? null };
 }
 
-export const isTerminal = (status: OrderStatus) => status === 'completed' || status === 'failed';
+export const isTerminal = (status: OrderStatus) =>
+  status === 'completed' || status === 'failed' || status === 'cancelled';
 
 export function isStepName(name: string): name is StepName {
   return (STEPS as readonly string[]).includes(name);
@@ -176,6 +221,7 @@ export function cloneOrder(order: OrderRecord): OrderRecord {
     rollback: order.rollback.map((entry) =>
       entry.attempts ? { ...entry, attempts: entry.attempts.map((a) => ({ ...a })) } : { ...entry },
     ),
+    ...(order.cancellation && { cancellation: { ...order.cancellation } }),
     ...(order.rollback_failure && {
       rollback_failure: {
         ...order.rollback_failure,

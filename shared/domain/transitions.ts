@@ -1,6 +1,7 @@
 // The order's state machine: each function returns the next record or throws; nothing here does I/O.
 import {
   type Attempt,
+  type CancelRequest,
   cloneOrder,
   isTerminal,
   type OrderRecord,
@@ -39,19 +40,27 @@ const abandonRunning = (attempts: Attempt[] = []) => {
   for (const attempt of attempts) if (attempt.outcome === 'running') attempt.outcome = 'abandoned';
 };
 
-/** The rollback is over, finished or given up: the order ends failed. */
-function endFailed(next: OrderRecord, now: Date): OrderRecord {
-  next.status = 'failed';
-  next.current_step = 'failed';
+/**
+ * The rollback is over, finished or given up: the order ends failed, or cancelled when a cancellation
+ * (not a failure) started it and it was not given up.
+ */
+function endRollback(next: OrderRecord, now: Date): OrderRecord {
+  const end = next.cancellation && !next.failure && !next.rollback_failure ? 'cancelled' : 'failed';
+  next.status = end;
+  next.current_step = end;
   next.completed_at = iso(now);
   return next;
 }
+
+/** The step a rollback undoes up to: the failed step, or the step a cancellation stopped at. */
+export const haltedStep = (order: OrderRecord): StepName | null =>
+  order.failure?.step ?? order.cancellation?.step ?? null;
 
 /** Decides how a run of `name` proceeds given what the record already holds. */
 export function planStep(order: OrderRecord, name: StepName): StepPlan {
   const step = stepOf(order, name);
   if (step.status === 'completed' || step.status === 'compensated') return { kind: 'done' };
-  if (order.failure?.step === name) {
+  if (haltedStep(order) === name) {
     return order.status === 'rolling_back' ? { kind: 'resume-rollback' } : { kind: 'failed' };
   }
   if (isTerminal(order.status) || order.status === 'rolling_back') {
@@ -81,7 +90,12 @@ export function startStep(order: OrderRecord, name: StepName, nodeId: string, no
   return next;
 }
 
-function endAttempt(step: StepRecord, nodeId: string, now: Date, outcome: 'completed' | 'failed' | 'error') {
+function endAttempt(
+  step: StepRecord,
+  nodeId: string | null,
+  now: Date,
+  outcome: 'completed' | 'failed' | 'error' | 'cancelled',
+) {
   const attempt = step.attempts.at(-1);
   if (attempt?.outcome !== 'running' || attempt.node_id !== nodeId) {
     throw new TransitionError(`step ${step.name} has no running attempt of ${nodeId}`);
@@ -229,7 +243,7 @@ export function finishRollback(order: OrderRecord, now: Date): OrderRecord {
   if (order.status !== 'rolling_back' || pendingCompensations(order).length > 0) {
     throw new TransitionError(`rollback of ${order.order_id} is not finished`);
   }
-  return endFailed(cloneOrder(order), now);
+  return endRollback(cloneOrder(order), now);
 }
 
 /**
@@ -247,5 +261,53 @@ export function abandonRollback(order: OrderRecord, now: Date, reason: string): 
   const open = openUndo(next);
   abandonRunning(open?.entry.attempts);
   next.rollback_failure = { step: open?.entry.step ?? pending[0]!, reason, not_compensated: pending };
-  return endFailed(next, now);
+  return endRollback(next, now);
+}
+
+/** Where a cancellation stops an order: the step whose run it ended (or whose run it kept from starting). */
+export interface CancelPoint {
+  /** null when no step had started (the API cancels such an order itself). */
+  step: StepName | null;
+  /** The node whose run stops, or null for the API. */
+  nodeId: string | null;
+  /** The step's handler had finished its work when the cancel was seen: the step is committed completed, then undone. */
+  workDone?: boolean;
+}
+
+/**
+ * The order is cancelled: the running step's run ends (`cancelled`, or `completed` when its work was
+ * done), and the order rolls back its completed steps, newest first, or ends `cancelled` at once when
+ * there are none. Only an order going forward can be cancelled: not one rolling back or ended.
+ */
+export function cancelOrder(
+  order: OrderRecord,
+  request: CancelRequest,
+  { step, nodeId, workDone = false }: CancelPoint,
+  now: Date,
+): OrderRecord {
+  if (isTerminal(order.status) || order.status === 'rolling_back') {
+    throw new TransitionError(`cannot cancel a ${order.status} order`);
+  }
+  const next = cloneOrder(order);
+  if (step) {
+    const record = stepOf(next, step);
+    const last = record.attempts.at(-1);
+    if (record.status === 'running' && last?.outcome === 'running' && last.node_id === nodeId) {
+      endAttempt(record, nodeId, now, workDone ? 'completed' : 'cancelled');
+      record.status = workDone ? 'completed' : 'cancelled';
+      record.completed_at = iso(now);
+    }
+    abandonRunning(record.attempts);
+    if (record.status === 'running') record.status = 'cancelled'; // a dead node's run, stopped too
+  }
+  next.cancellation = { ...request, step, stopped_at: iso(now), node_id: nodeId };
+  if (pendingCompensations(next).length === 0) {
+    next.status = 'cancelled';
+    next.current_step = 'cancelled';
+    next.completed_at = iso(now);
+  } else {
+    next.status = 'rolling_back';
+    if (step) next.current_step = step;
+  }
+  return next;
 }

@@ -142,7 +142,11 @@ export interface CommandCost {
  * shows where the store's time went. Scripts count under `evalsha`, whichever script it was.
  */
 export async function mastersCommandStats(cluster: LocalCluster): Promise<Map<string, CommandCost>> {
-  const perMaster = await onMasters(cluster, (redis) => redis.info('commandstats'));
+  return sumCommandStats(await onMasters(cluster, (redis) => redis.info('commandstats')));
+}
+
+/** INFO commandstats texts (one per master) summed per command. */
+export function sumCommandStats(perMaster: string[]): Map<string, CommandCost> {
   const total = new Map<string, CommandCost>();
   for (const info of perMaster) {
     for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {

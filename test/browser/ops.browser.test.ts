@@ -4,9 +4,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ServerType, serve } from '@hono/node-server';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StepContext } from '../../workers/steps/contract.js';
 import { simulatedHandlers } from '../../workers/steps/simulated.js';
 import { startMeteredNode } from '../support/metered-node.js';
 import { failingAt } from '../support/step-handlers.js';
@@ -40,7 +42,16 @@ describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM}
     // The orders of the browser-bad users fail at processing.
     const failAt = (order: { user_id: string }) =>
       order.user_id.startsWith('browser-bad-') ? 'processing' : null;
-    startMeteredNode(system, 'browser-node', {}, failingAt(failAt, simulatedHandlers(system.config)));
+    const steps = failingAt(failAt, simulatedHandlers(system.config));
+    // The browser-hold user's orders stay in processing until cancelled (the cancel test).
+    const holding = {
+      ...steps.processing,
+      async run(ctx: StepContext) {
+        if (ctx.order.user_id === 'browser-hold') await sleep(120_000, undefined, { signal: ctx.signal });
+        return steps.processing.run(ctx);
+      },
+    };
+    startMeteredNode(system, 'browser-node', {}, { ...steps, processing: holding });
     server = serve({ fetch: system.app.fetch, hostname: '127.0.0.1', port: 0 });
     await new Promise<void>((resolve) => server.once('listening', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -122,6 +133,37 @@ describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM}
     await page.waitForURL(/\/dashboard\/orders\//);
     expect(await page.locator('h1 .badge').textContent()).toBe('failed');
     expect(await page.locator('#rollback tbody tr').count()).toBe(2);
+    await page.close();
+    expect(problems).toEqual([]);
+  });
+
+  it("the order page follows the order live, and an admin's cancel button stops it", async () => {
+    const placed = await system.place({ user_id: 'browser-hold' });
+    const page = watch(await context.newPage());
+    await page.goto(`${origin}/dashboard/orders/${placed.body.order_id}`);
+    await expect.poll(() => page.locator('#live-status').textContent(), { timeout: 15_000 }).toBe('live');
+    const started = page.locator('#events li[data-type="step-started"]');
+    await expect.poll(() => started.count(), { timeout: 15_000 }).toBe(3); // scheduling to processing
+    await expect.poll(() => page.locator('h1 .badge').textContent(), { timeout: 15_000 }).toBe('in_progress');
+
+    await page.locator('#cancel-form input[name="reason"]').fill('browser test');
+    await page.locator('#cancel-button').click();
+    await expect
+      .poll(() => page.locator('#cancel-result').textContent(), { timeout: 15_000 })
+      .toMatch(/^cancel: /);
+    // Redrawn from the stream alone: no reload.
+    await expect.poll(() => page.locator('h1 .badge').textContent(), { timeout: 15_000 }).toBe('cancelled');
+    await expect
+      .poll(() => page.locator('#events li').last().getAttribute('data-type'), { timeout: 15_000 })
+      .toBe('order-cancelled');
+    expect(await page.locator('#live-status').textContent()).toBe('ended (cancelled)');
+    expect(await page.locator('#cancel-form').count()).toBe(0);
+    expect(await page.locator('.cancellation').textContent()).toMatch(/admin \(dashboard\): browser test/);
+    expect(await page.locator('#rollback tbody tr').count()).toBe(2);
+    expect(await page.locator('#events li[data-type="compensation-completed"]').count()).toBe(2);
+    // SCREENSHOT_DIR=dir keeps a picture of the cancelled order's page, to look at.
+    const shots = process.env.SCREENSHOT_DIR;
+    if (shots) await page.screenshot({ path: path.join(shots, 'order-cancelled.png'), fullPage: true });
     await page.close();
     expect(problems).toEqual([]);
   });

@@ -12,7 +12,7 @@ afterAll(() => Promise.all([readOnly.close(), withActions.close(), noToken.close
 
 /** What docs/OPERATIONS.md's surfaces table marks public, plus the order API itself; every other route is admin. */
 const PUBLIC =
-  /^\/(health|ready|metrics|stats|stats\/history|shards|docs|openapi\.json|nodes(\/:node_id)?|orders(\/:order_id)?)$/;
+  /^\/(health|ready|metrics|stats|stats\/history|shards|docs|openapi\.json|nodes(\/:node_id)?|orders(\/:order_id(\/(cancel|events))?)?)$/;
 
 interface Route {
   method: string;

@@ -102,7 +102,7 @@ describe('GET /stats', () => {
   it('summarises orders, steps, rates, backlog and nodes', async () => {
     const { status, body } = await system.get('/stats');
     expect(status).toBe(200);
-    expect(body.orders).toEqual({ placed: 7, completed: 5, failed: 2, in_flight: 0 });
+    expect(body.orders).toEqual({ placed: 7, completed: 5, failed: 2, cancelled: 0, in_flight: 0 });
     expect(body.steps).toEqual({ completed: 24, failed: 2 });
     expect(body.last_minute.failure_rate).toBeCloseTo(2 / 7, 3);
     expect(body.last_minute.step_failure_rate).toBeCloseTo(2 / 26, 3);

@@ -289,7 +289,11 @@ describe('GET /metrics?scope= with two API processes on one namespace', () => {
     for (const [i, url] of apis.entries()) {
       const own = await metricsOf(url, 'process');
       expect(workerSamples(own)).toEqual([]);
-      expect([...own.keys()].sort()).toEqual(['orderflow_api_ready', 'orderflow_orders_placed_total']);
+      expect([...own.keys()].sort()).toEqual([
+        'orderflow_api_ready',
+        'orderflow_orders_cancelled_at_once_total',
+        'orderflow_orders_placed_total',
+      ]);
       expect(sumOf(own, 'orderflow_api_ready')).toBe(1);
       expect(sumOf(own, 'orderflow_orders_placed_total')).toBe(placedBy[i]);
     }

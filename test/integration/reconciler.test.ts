@@ -212,7 +212,7 @@ async function expectEndedWithinBound(
     5000,
     'the node to publish the failed order',
   );
-  expect(stats.body.orders).toEqual({ placed: 1, completed: 0, failed: 1, in_flight: 0 });
+  expect(stats.body.orders).toEqual({ placed: 1, completed: 0, failed: 1, cancelled: 0, in_flight: 0 });
 }
 
 describe('when a job of the order is live', () => {
@@ -354,5 +354,37 @@ describe('when the whole chain of an order is gone', () => {
       reason: 'chain lost: the pre-processing job is gone',
     });
     expect(order.rollback.map((r) => r.step)).toEqual(['scheduling']);
+  });
+});
+
+describe('when an order was asked to cancel and its chain stopped before a run took the request in', () => {
+  it('cancels it, undoes its completed steps newest first and ends it cancelled, not failed', async () => {
+    const hand = handDriver(6);
+    const orderId = await stuckOrder(hand, userOn(6, 'cancel-stuck'));
+    const asked = await system.app.request(`/orders/${orderId}/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'stuck anyway', requested_by: 'support' }),
+    });
+    expect(asked.status).toBe(202);
+    // Until a run takes it in, the lookup shows the stored request as a cancellation not yet applied.
+    const pending = (await system.get(`/orders/${orderId}`)).body;
+    expect(pending).toMatchObject({
+      status: 'in_progress',
+      cancellation: { reason: 'stuck anyway', step: null, stopped_at: null },
+    });
+    expect(await reconciler('node-c').reconcile(orderId)).toBe('finished');
+    const { order } = await read(orderId);
+    expect(order).toMatchObject({ status: 'cancelled', current_step: 'cancelled', failure: null });
+    expect(order.cancellation).toMatchObject({
+      reason: 'stuck anyway',
+      step: 'processing',
+      node_id: 'node-c',
+    });
+    expect(order.steps.map((s) => s.status)).toEqual(['compensated', 'compensated', 'cancelled', 'pending']);
+    expect(order.rollback.map((r) => [r.step, r.node_id])).toEqual([
+      ['pre-processing', 'node-c'],
+      ['scheduling', 'node-c'],
+    ]);
   });
 });

@@ -64,8 +64,17 @@ describe('parseStressArgs', () => {
       '--json',
       'out.json',
       '--no-progress',
+      '--track-via',
+      'sse',
+      '--cancel-rate',
+      '0.2',
+      '--store',
+      '127.0.0.1:7000',
     );
     expect(parsed).toEqual({
+      trackVia: 'sse',
+      cancelRate: 0.2,
+      storeSeeds: '127.0.0.1:7000',
       url: 'http://localhost:3401',
       orders: 500,
       durationS: 30,
@@ -117,5 +126,15 @@ describe('parseStressArgs', () => {
     it('refuses a positional argument', () => {
       expect(refusal('500')).toMatch(/500|positional/i);
     });
+  });
+
+  it('refuses a --track-via other than sse or poll, and --cancel-rate without --track', () => {
+    expect(() => parseStressArgs(['--track', '--track-via', 'ws'])).toThrow(
+      /--track-via must be sse or poll/,
+    );
+    expect(() => parseStressArgs(['--cancel-rate', '0.2'])).toThrow(/--cancel-rate needs --track/);
+    expect(() => parseStressArgs(['--track', '--cancel-rate', '2'])).toThrow(
+      /--cancel-rate must be a number from 0 to 1/,
+    );
   });
 });
