@@ -35,6 +35,22 @@ function watch(page: Page): Page {
   return page;
 }
 
+/**
+ * Takes a full-page screenshot and checks it is a real picture of a page (a PNG at least as wide as
+ * the viewport, not a blank few bytes). SCREENSHOT_DIR=dir keeps it (docs/screenshots/ holds the
+ * README's, taken so); otherwise it goes to a temporary dir.
+ */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.SCREENSHOT_DIR ?? mkdtempSync(path.join(tmpdir(), 'orderflow-shots-'));
+  const file = path.join(dir, name);
+  const png = await page.screenshot({ path: file, fullPage: true });
+  expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+  expect(png.readUInt32BE(16), `${name} width`).toBeGreaterThanOrEqual(800);
+  expect(png.readUInt32BE(20), `${name} height`).toBeGreaterThanOrEqual(400);
+  expect(png.length, `${name} bytes`).toBeGreaterThan(20_000);
+  if (!process.env.SCREENSHOT_DIR) rmSync(dir, { recursive: true, force: true });
+}
+
 // .ci/run installs Chromium; elsewhere (a Mac without it) the file is skipped with this reason.
 describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM})`, () => {
   beforeAll(async () => {
@@ -145,6 +161,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM}
     const started = page.locator('#events li[data-type="step-started"]');
     await expect.poll(() => started.count(), { timeout: 15_000 }).toBe(3); // scheduling to processing
     await expect.poll(() => page.locator('h1 .badge').textContent(), { timeout: 15_000 }).toBe('in_progress');
+    await screenshot(page, 'order-live.png');
 
     await page.locator('#cancel-form input[name="reason"]').fill('browser test');
     await page.locator('#cancel-button').click();
@@ -161,9 +178,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM}
     expect(await page.locator('.cancellation').textContent()).toMatch(/admin \(dashboard\): browser test/);
     expect(await page.locator('#rollback tbody tr').count()).toBe(2);
     expect(await page.locator('#events li[data-type="compensation-completed"]').count()).toBe(2);
-    // SCREENSHOT_DIR=dir keeps a picture of the cancelled order's page, to look at.
-    const shots = process.env.SCREENSHOT_DIR;
-    if (shots) await page.screenshot({ path: path.join(shots, 'order-cancelled.png'), fullPage: true });
+    await screenshot(page, 'order-cancelled.png');
     await page.close();
     expect(problems).toEqual([]);
   });
