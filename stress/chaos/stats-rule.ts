@@ -52,8 +52,24 @@ function surplusAllowance(
   records: OrderJson[],
   slotOf: Map<string, number>,
   runStart: number,
+  placements: PlacementRecord[],
 ): StatsCounts {
   const allowance: StatsCounts = { placed: 0, completed: 0, failed: 0 };
+  // An order is counted placed once the primary stored it, whatever the answer (OPERATIONS.md). A
+  // request not acknowledged (503, or cut off) while its shard's master was in a loss window may
+  // have stored an order that the failover then dropped: counted, and no record left.
+  const userSlot = new Map(records.map((o) => [o.user_id, slotOf.get(o.order_id) ?? -1]));
+  allowance.placed = placements.filter((p) => {
+    const slot = userSlot.get(p.user) ?? -1;
+    return p.requests.some(
+      (r) =>
+        (r.status === 503 || (r.status === null && r.error !== 'ECONNREFUSED')) &&
+        windows.some(
+          (w) =>
+            r.sent_at <= w.to && r.answered_at >= w.from && w.slots.some(([a, b]) => a <= slot && slot <= b),
+        ),
+    );
+  }).length;
   for (const o of records) {
     const end = o.completed_at === null ? Number.NaN : Date.parse(o.completed_at) - runStart;
     const slot = slotOf.get(o.order_id) ?? -1;
@@ -81,9 +97,10 @@ function failoverLoss(
   const allowance: StatsCounts = { placed: 0, completed: 0, failed: 0 };
   const hits = windows.filter((w) => w.slots.some(([a, b]) => a <= statsSlot && statsSlot <= b));
   const inWindow = (t: number) => hits.some((w) => t >= w.from - NODE_FLUSH_MS && t <= w.to);
+  // Counted when stored, whatever the answer: any request that reached the API may have counted.
   allowance.placed = placements
     .flatMap((p) => p.requests)
-    .filter((r) => r.status === 202 && !r.replayed && inWindow(r.answered_at)).length;
+    .filter((r) => r.error !== 'ECONNREFUSED' && inWindow(r.answered_at)).length;
   for (const o of records) {
     const end = o.completed_at === null ? Number.NaN : Date.parse(o.completed_at) - runStart;
     if (!inWindow(end)) continue;
@@ -103,15 +120,14 @@ function lossAllowance(
   const allowance: StatsCounts = { placed: 0, completed: 0, failed: 0 };
   for (const kill of kills) {
     if (kill.target === 'api') {
-      // First acknowledgements sent in the second before the kill, and requests the kill cut off
-      // (reset, not refused: those reached the API, which may have counted them).
+      // Orders are counted when stored, whatever the answer: requests answered in the second before
+      // the kill, and requests the kill cut off (reset, not refused: those reached the API).
       allowance.placed += placements
         .flatMap((p) => p.requests)
         .filter((r) =>
-          r.status === 202
-            ? !r.replayed && r.answered_at >= kill.at - API_FLUSH_MS && r.answered_at <= kill.at + 100
-            : r.status === null &&
-              r.error !== 'ECONNREFUSED' &&
+          r.status !== null
+            ? r.answered_at >= kill.at - API_FLUSH_MS && r.answered_at <= kill.at + 100
+            : r.error !== 'ECONNREFUSED' &&
               r.answered_at >= kill.at &&
               r.answered_at <= kill.at + API_FLUSH_MS,
         ).length;
@@ -130,9 +146,10 @@ function lossAllowance(
 /**
  * /stats may not count fewer orders than the records hold, except by what a SIGKILLed process had
  * counted and not yet written (OPERATIONS.md documents that loss) or a failover of the counters'
- * master lost, nor more, except by the finishes a failover may have counted twice. Anything beyond
- * is an anomaly: an order stored but never counted as placed (stored by a placement answered 503,
- * acknowledged only by a replay or never), or a count written twice (a flush whose reply was lost).
+ * master lost, nor more, except by the finishes a failover may have counted twice and the orders a
+ * failover dropped after they were counted (stored on the primary, never acknowledged). Anything
+ * beyond is an anomaly: an order stored but never counted as placed, or a count written twice (a
+ * flush whose reply was lost).
  */
 export function statsFindings(
   stats: StatsCounts,
@@ -155,7 +172,13 @@ export function statsFindings(
     completed: killed.completed + failedOver.completed,
     failed: killed.failed + failedOver.failed,
   };
-  const surplus = surplusAllowance(input.lossWindows, records, slots.slotOf, input.runStart);
+  const surplus = surplusAllowance(
+    input.lossWindows,
+    records,
+    slots.slotOf,
+    input.runStart,
+    input.placements,
+  );
   const actual: StatsCounts = {
     placed: records.length,
     completed: records.filter((o) => o.status === 'completed').length,
@@ -173,7 +196,7 @@ export function statsFindings(
         detail:
           short > 0
             ? `${detail}; kills and failovers could have lost up to ${allowance[name]} counts`
-            : `${detail}; failovers could have counted up to ${surplus[name]} finishes twice`,
+            : `${detail}; failovers could have counted up to ${surplus[name]} ${name === 'placed' ? 'orders they then dropped' : 'finishes twice'}`,
       });
     else {
       const firstAcked = new Set(
