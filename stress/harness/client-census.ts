@@ -13,6 +13,8 @@ export interface NodeClients {
   byKind: Record<ClientKind, number>;
   total: number;
   blocked: number;
+  /** The last command of the workers' clients (`cmd=`), counted: what a connection is there for. */
+  lastCommands: Record<string, number>;
 }
 
 /**
@@ -33,6 +35,7 @@ export function countClients(clientList: string): Omit<NodeClients, 'port' | 'ro
   const byKind: Record<ClientKind, number> = { node: 0, blocking: 0, api: 0, other: 0 };
   let blocked = 0;
   let total = 0;
+  const lastCommands: Record<string, number> = {};
   for (const line of clientList.split('\n')) {
     if (!line.trim()) continue;
     const fields = new Map(
@@ -41,11 +44,16 @@ export function countClients(clientList: string): Omit<NodeClients, 'port' | 'ro
         .split(' ')
         .map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]),
     );
-    byKind[kindOf(fields.get('name') ?? '')]++;
+    const kind = kindOf(fields.get('name') ?? '');
+    byKind[kind]++;
+    if (kind === 'node' || kind === 'blocking') {
+      const cmd = `${kind} ${fields.get('cmd') ?? '?'}`;
+      lastCommands[cmd] = (lastCommands[cmd] ?? 0) + 1;
+    }
     if ((fields.get('flags') ?? '').includes('b')) blocked++;
     total++;
   }
-  return { byKind, total, blocked };
+  return { byKind, total, blocked, lastCommands };
 }
 
 /** CLIENT LIST of every answering node of the local cluster, masters first. */

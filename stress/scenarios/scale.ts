@@ -43,6 +43,7 @@ function addedPerNode(before: NodeClients[], after: NodeClients[], nodes: number
       role: m.role,
       clients: m.total,
       blocked: m.blocked,
+      last_commands: m.lastCommands,
       perNode: kinds as Record<(typeof CLIENT_KINDS)[number], number>,
     };
   });

@@ -106,6 +106,7 @@ describe('the client census', () => {
       byKind: { node: 1, blocking: 1, api: 0, other: 1 },
       total: 3,
       blocked: 1,
+      lastCommands: { 'node evalsha': 1, 'blocking bzpopmin': 1 },
     });
   });
 });
