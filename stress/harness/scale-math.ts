@@ -24,16 +24,21 @@ export function fitLine(points: ReadonlyArray<[number, number]>): Line | null {
   return { intercept: my - slope * mx, slope };
 }
 
-/** What one node costs one master, measured, and the store's limits: the inputs of `extrapolate`. */
+/** What one node costs the store, measured, and the store's limits: the inputs of `extrapolate`. */
 export interface ScaleInputs {
   /** Masters serving the shards (at most SHARDS: each shard is one slot). */
   masters: number;
   shards: number;
   /** Connections a node's shared client holds to each master. */
   sharedPerMaster: number;
-  /** Masters each shard Worker's blocking client connects to: 1 when only its shard's, else all of them. */
-  blockingMastersPerWorker: 'own' | 'all';
-  /** Connections a master accepts (`maxclients`, 10000 by default). */
+  /**
+   * Masters each shard Worker's blocking client holds a connection to, on average (measured: its own
+   * shard's and about one more); never more than there are masters.
+   */
+  mastersPerWorker: number;
+  /** Connections one node holds to each replica (measured: every client of the node, 1 + SHARDS). */
+  perReplicaPerNode: number;
+  /** Connections a store node accepts (`maxclients`, 10000 by default). */
   maxClients: number;
   /**
    * CPU a node costs the busiest master, in seconds per second (the {registry} slot's master carries
@@ -48,10 +53,9 @@ export interface ScaleInputs {
 
 /** Connections per master from one node: its shared client's, and its blocking clients' share. */
 export function connectionsPerMasterPerNode(
-  i: Pick<ScaleInputs, 'masters' | 'shards' | 'sharedPerMaster' | 'blockingMastersPerWorker'>,
+  i: Pick<ScaleInputs, 'masters' | 'shards' | 'sharedPerMaster' | 'mastersPerWorker'>,
 ): number {
-  const blocking = i.blockingMastersPerWorker === 'all' ? i.shards : i.shards / i.masters;
-  return i.sharedPerMaster + blocking;
+  return i.sharedPerMaster + (i.shards * Math.min(i.mastersPerWorker, i.masters)) / i.masters;
 }
 
 /** The store's load at `nodes` nodes, under the linear model the measurements at 1, 4 and 16 support. */
@@ -61,8 +65,9 @@ export function loadAt(nodes: number, i: ScaleInputs) {
   return {
     nodes,
     connectionsPerMaster,
-    /** Share of maxclients taken on each master. */
-    clientsShare: connectionsPerMaster / i.maxClients,
+    connectionsPerReplica: nodes * i.perReplicaPerNode,
+    /** Share of maxclients taken on the fullest store node (a master or a replica). */
+    clientsShare: Math.max(connectionsPerMaster, nodes * i.perReplicaPerNode) / i.maxClients,
     /** CPU seconds per second of the busiest master (1 = one core, all a master has). */
     busiestMasterCpu: nodes * i.cpuPerNodeBusiestMaster,
     /** µs of one CLIENT LIST on a master at that many clients. */
@@ -97,4 +102,16 @@ export function walls(i: ScaleInputs) {
     busiestMasterCpu: firstNodesWhere((n) => loadAt(n, i).busiestMasterCpu >= 1),
     lateNodeListing: firstNodesWhere((n) => loadAt(n, i).lateNodeListingCpu >= 1),
   };
+}
+
+/**
+ * CPU a node costs the busiest master when the shards spread over `masters`: the {registry} slot's
+ * part (beats, heartbeats) stays on one master whatever their number; the rest divides among them.
+ */
+export function busiestMasterCpuPerNode(
+  totalPerNode: number,
+  registryPerNode: number,
+  masters: number,
+): number {
+  return registryPerNode + (totalPerNode - registryPerNode) / masters;
 }

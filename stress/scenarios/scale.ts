@@ -1,5 +1,6 @@
 // Scale on paper, measured: what idle and busy worker nodes cost the store (connections, commands/s) at N nodes.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../../shared/config.js';
 import type { BenchSystem } from '../harness/bench-system.js';
 import { withBenchSystem } from '../harness/bench-system.js';
 import { CLIENT_KINDS, clientCensus, type NodeClients } from '../harness/client-census.js';
@@ -8,6 +9,7 @@ import { fitLine, perNode } from '../harness/scale-math.js';
 import type { Scenario } from '../harness/scenario.js';
 import { completedJobs } from '../harness/store-reads.js';
 import { clientListCost, mastersTotal, storeOver } from '../harness/store-window.js';
+import { extrapolationTable, scaleInputs } from './scale-extrapolation.js';
 import { scaleTables } from './scale-report.js';
 
 /** Orders per second per busy node: 10 steps/s, what a saturated node does at the default 5 s steps. */
@@ -140,6 +142,11 @@ export const scaleScenario: Scenario = {
       const points = rows.flatMap((r) => r.client_list.map((c): [number, number] => [c.clients, c.us]));
       const clientList = fitLine(points);
       const last = rows.at(-1)!;
+      const config = loadConfig({});
+      const maxClients = Number((maxclients as string[])[1] ?? 10_000);
+      const model = clientList
+        ? scaleInputs(last, { shards: config.SHARDS, maxClients, clientList, livenessMs: config.LIVENESS_MS })
+        : null;
       const mastersOf = (r: ScaleRow) => r.connections.filter((c) => c.role === 'master');
       const perMaster = (r: ScaleRow) =>
         mastersOf(r).reduce((a, c) => a + c.perNode.node + c.perNode.blocking, 0) / mastersOf(r).length;
@@ -157,7 +164,10 @@ export const scaleScenario: Scenario = {
           target: 'reported (docs/SCALING.md)',
           met: null,
         },
-        tables: scaleTables(rows, { api, clientList, busyOrdersPerNode: BUSY_ORDERS_PER_NODE_S }),
+        tables: [
+          ...scaleTables(rows, { api, clientList, busyOrdersPerNode: BUSY_ORDERS_PER_NODE_S }),
+          ...(model ? [extrapolationTable(model, last.nodes)] : []),
+        ],
         notes: [
           `Each N runs on a fresh namespace of one 3-master cluster: one API, N worker nodes (STEP_MS 1000, no failures, 50 slots each). Idle: no orders for ${windows.idleMs / 1000} s. Busy: ${BUSY_ORDERS_PER_NODE_S} orders/s per node placed through the API (${BUSY_ORDERS_PER_NODE_S * 4} steps/s per node, what a saturated node does at the default 5 s steps), measured over ${windows.busyMs / 1000} s after ${windows.warmMs / 1000} s of warm-up.`,
           "Connections: CLIENT LIST of every master and replica before the nodes start and 3 s after they registered, told apart by name (a node's shared client `orderflow-worker-…`, each BullMQ Worker's blocking duplicate `…:w:<NODE_ID>`), divided by N.",
@@ -165,7 +175,7 @@ export const scaleScenario: Scenario = {
           `CLIENT LIST: µs per call on each master at each N (20 calls in a row), fitted against the clients listed: ${clientList ? `${fixed(clientList.intercept)} µs + ${fixed(clientList.slope, 3)} µs per client` : 'not enough points'}. Every node lists every master once per liveness beat while any node is late (workers/takeover.ts).`,
           `maxclients of the bench cluster: ${JSON.stringify(maxclients)}. Last N=${last.nodes}: node start-up ${fixed(last.startup_s)} s, ${last.busy.placement_errors} placement errors.`,
         ],
-        data: { counts, windows, api, rows, client_list_fit: clientList, maxclients },
+        data: { counts, windows, api, rows, client_list_fit: clientList, maxclients, model },
       };
     });
   },

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { countClients, kindOf } from '../../stress/harness/client-census.js';
 import {
+  busiestMasterCpuPerNode,
   connectionsPerMasterPerNode,
   firstNodesWhere,
   fitLine,
@@ -15,7 +16,8 @@ const inputs: ScaleInputs = {
   masters: 3,
   shards: 12,
   sharedPerMaster: 1,
-  blockingMastersPerWorker: 'own',
+  mastersPerWorker: 1,
+  perReplicaPerNode: 4,
   maxClients: 10_000,
   cpuPerNodeBusiestMaster: 0.002,
   clientListUs: { intercept: 10, slope: 2 },
@@ -54,8 +56,9 @@ describe('connectionsPerMasterPerNode', () => {
     expect(connectionsPerMasterPerNode(inputs)).toBe(5);
     expect(connectionsPerMasterPerNode({ ...inputs, masters: 12 })).toBe(2);
   });
-  it('puts every blocking client on every master when each touches all', () => {
-    expect(connectionsPerMasterPerNode({ ...inputs, masters: 12, blockingMastersPerWorker: 'all' })).toBe(13);
+  it('counts a Worker that holds two masters twice, and never on more masters than there are', () => {
+    expect(connectionsPerMasterPerNode({ ...inputs, mastersPerWorker: 2.1 })).toBeCloseTo(9.4, 9);
+    expect(connectionsPerMasterPerNode({ ...inputs, masters: 1, mastersPerWorker: 2.1 })).toBe(13);
   });
 });
 
@@ -79,6 +82,9 @@ describe('firstNodesWhere', () => {
 });
 
 describe('walls', () => {
+  it('finds the replicas full first when each node holds more connections there', () => {
+    expect(walls({ ...inputs, perReplicaPerNode: 13 }).maxclients).toBe(770);
+  });
   it('places each wall where its limit is first reached', () => {
     const w = walls(inputs);
     expect(w.maxclients).toBe(2000);
@@ -108,5 +114,12 @@ describe('the client census', () => {
       blocked: 1,
       lastCommands: { 'node evalsha': 1, 'blocking bzpopmin': 1 },
     });
+  });
+});
+
+describe('busiestMasterCpuPerNode', () => {
+  it('keeps the registry part on one master and spreads the rest', () => {
+    expect(busiestMasterCpuPerNode(8.4, 0.4, 4)).toBeCloseTo(2.4, 9);
+    expect(busiestMasterCpuPerNode(8.4, 0.4, 1)).toBeCloseTo(8.4, 9);
   });
 });
