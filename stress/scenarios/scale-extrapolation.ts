@@ -32,6 +32,8 @@ export function scaleInputs(
   return {
     measuredMasters: masters.length,
     busyTotalCpuPerNode: row.busy.cpu_ms_per_node_s / 1000,
+    /** Measured, to hold the model's figure for the measured masters against. */
+    busyBusiestCpuPerNode: perNodeS(busiest.cpuMs, row.busy.seconds),
     registryCpuPerNode: Math.max(0, registry),
     base: {
       shards: o.shards,
