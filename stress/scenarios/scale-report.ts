@@ -52,7 +52,7 @@ export function scaleTables(
         'idle masters CPU ms/s per node',
         'idle busiest master per node',
         'busy commands/s per node (API share removed; gross)',
-        'busy scripts/s per node',
+        "busy scripts/s per node (the API's included)",
         'busy masters CPU ms/s per node',
         'busy busiest master per node',
         'busy steps/s (all nodes)',
