@@ -13,6 +13,7 @@ import { memoryScenario } from './scenarios/memory.js';
 import { pipelineScenario } from './scenarios/pipeline.js';
 import { placementScenario } from './scenarios/placement.js';
 import { recoveryScenario } from './scenarios/recovery.js';
+import { scaleScenario } from './scenarios/scale.js';
 import { soakScenario } from './scenarios/soak.js';
 
 const SUITE: Scenario[] = [
@@ -24,13 +25,14 @@ const SUITE: Scenario[] = [
   failoverScenario,
   memoryScenario,
 ];
-// Named only, like the soak: minutes long, and a verdict rather than a measurement.
-const ALL = [...SUITE, soakScenario, chaosScenario];
+// Named only: the soak and chaos are minutes long and verdicts rather than measurements; scale is
+// five minutes of 1 to 16 nodes, read for docs/SCALING.md rather than held to a target.
+const ALL = [...SUITE, soakScenario, chaosScenario, scaleScenario];
 
 const USAGE = `usage: npm run bench [-- <scenario>...] [--quick] [--skip-defaults-baseline | --defaults-baseline]
 
   scenarios: ${ALL.map((s) => s.name).join(', ')}
-  (none named: every scenario but soak and chaos; they run only when named: \`npm run bench -- soak\`)
+  (none named: every scenario but soak, chaos and scale; they run only when named: \`npm run bench -- soak\`)
   --quick                   a few seconds per scenario, small loads: to check that it works, not to measure
   --skip-defaults-baseline  recovery without its BullMQ-defaults baseline (saves about two minutes)
   --defaults-baseline       run that baseline even with --quick (it waits out 30 s locks: about two minutes)

@@ -1,5 +1,8 @@
 // Baseline of the pipeline benchmark: plain BullMQ Workers, one per shard queue, running the same chains
 // with no-op steps: no gate, no order record, no fenced writes, no logging per step.
+// RAW_CONCURRENCY=split shares WORKER_CONCURRENCY among the Workers (a process as wide as an orderflow
+// node); unset or `per-worker` gives each Worker all of it (12 × 50 = 600 in flight: the old, uncapped row).
+// A bench-only entry: it reads that one variable itself rather than widen the product's config.
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { loadConfig } from '../../shared/config.js';
@@ -8,6 +11,7 @@ import { createLogger } from '../../shared/logger.js';
 import { createNodeRegistry, registryTtlMs } from '../../shared/node-registry.js';
 import { runMain } from '../../shared/process.js';
 import { createStore } from '../../shared/store.js';
+import { splitConcurrency } from './concurrency-split.js';
 
 runMain('raw-step-workers', async ({ onShutdown }) => {
   const config = loadConfig();
@@ -15,12 +19,18 @@ runMain('raw-step-workers', async ({ onShutdown }) => {
   const store = createStore(config, { connectionName: `orderflow-bench-raw-${config.NODE_ID}` });
   const keyspace = createKeyspace(config.SHARDS, config.KEY_NAMESPACE);
   let processed = 0;
-  // BullMQ's own concurrency is per Worker; WORKER_CONCURRENCY each is raw BullMQ at its most generous.
-  const workers = keyspace.all().map((keys) => {
+  const mode = process.env.RAW_CONCURRENCY === 'split' ? 'split' : 'per-worker';
+  // BullMQ's own concurrency is per Worker: split, the process has WORKER_CONCURRENCY in flight at most, as
+  // an orderflow node; per worker, each Worker has all of it (raw BullMQ at its most generous).
+  const shares =
+    mode === 'split'
+      ? splitConcurrency(config.WORKER_CONCURRENCY, keyspace.shards)
+      : keyspace.all().map(() => config.WORKER_CONCURRENCY);
+  const workers = keyspace.all().map((keys, i) => {
     const worker = new Worker(keys.queueName, async () => ({ ok: true }), {
       connection: store,
       prefix: keys.queuePrefix,
-      concurrency: config.WORKER_CONCURRENCY,
+      concurrency: shares[i]!,
       lockDuration: config.LOCK_MS,
       stalledInterval: config.STALLED_INTERVAL_MS,
     });
@@ -42,7 +52,7 @@ runMain('raw-step-workers', async ({ onShutdown }) => {
         host: hostname(),
         pid: process.pid,
         version: 'raw-bullmq',
-        concurrency: config.WORKER_CONCURRENCY,
+        concurrency: shares.reduce((a, b) => a + b, 0),
         step_ms: 0, // no-op steps that never fail
         step_failure_rate: 0,
         active: 0,
@@ -58,7 +68,7 @@ runMain('raw-step-workers', async ({ onShutdown }) => {
       .catch((error) => logger.warn({ event: 'heartbeat-failed', err: error }));
   await beat();
   const heartbeat = setInterval(beat, config.HEARTBEAT_MS);
-  logger.info({ event: 'ready', shards: config.SHARDS });
+  logger.info({ event: 'ready', shards: config.SHARDS, concurrency_mode: mode, concurrency: shares });
 
   onShutdown('heartbeat', async () => {
     clearInterval(heartbeat);
