@@ -52,18 +52,33 @@ export function createLogger(
   return logger;
 }
 
+/** The part of pino's destination (sonic-boom, or a transport's thread stream) that flushLogs uses. */
+interface Destination {
+  /** sonic-boom: an asynchronous write is under way. */
+  _writing?: boolean;
+  flushSync?: () => void;
+}
+
 /**
- * Writes out what the asynchronous destination still buffers, and resolves when it is written (or
- * after `timeoutMs`): before a deliberate process.exit, so the last lines ("stopped") are never lost
- * to a write that was still under way when pino's exit hook ran.
+ * Writes out what the asynchronous destination still buffers, before a deliberate process.exit, so
+ * the last lines ("stopped") are never lost. pino's `flush(cb)` calls back at once on this
+ * destination (no minimum length), and a synchronous flush while an asynchronous write is under way
+ * lets the exit cut that write short: under load the "stopped" line went missing (process-signals
+ * test). So: wait for the write under way to end (at most `timeoutMs`), then write the rest synchronously.
  */
 export function flushLogs(logger: Logger, timeoutMs = 1000): Promise<void> {
+  const destination = (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
+  const deadline = Date.now() + timeoutMs;
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    timer.unref();
-    logger.flush(() => {
-      clearTimeout(timer);
+    const attempt = () => {
+      if (destination?._writing && Date.now() < deadline) return void setTimeout(attempt, 5);
+      try {
+        destination?.flushSync?.();
+      } catch {
+        // a destination that cannot flush now (not ready, destroyed): what it holds is lost anyway
+      }
       resolve();
-    });
+    };
+    attempt();
   });
 }
