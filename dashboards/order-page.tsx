@@ -46,9 +46,11 @@ function LiveSection({ order, eventsHref, cancelHref, pageHref }: OrderPageProps
           <button type="submit" id="cancel-button">
             Cancel order
           </button>
-          <span id="cancel-result" />
         </form>
       )}
+      {/* Outside the form, which the page removes on the order's last event: under load that event
+          can arrive before the cancel's own answer, which must still be shown. */}
+      <span id="cancel-result" />
       <ol id="events" />
     </section>
   );

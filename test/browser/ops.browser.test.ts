@@ -96,6 +96,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM}
       httpCredentials: { username: 'admin', password: TOKEN },
       viewport: { width: 1400, height: 1000 },
     });
+    // Each browser action fails with its own message well within a test's time, rather than the
+    // whole test timing out with none (one CI run on loaded cores: a blind 60 s timeout).
+    context.setDefaultTimeout(20_000);
     // Nothing may leave the machine: anything for another origin is recorded and refused.
     await context.route(
       (url) => url.origin !== origin,
@@ -181,5 +184,5 @@ describe.skipIf(!existsSync(CHROMIUM))(`the admin pages in Chromium (${CHROMIUM}
     await screenshot(page, 'order-cancelled.png');
     await page.close();
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 });
