@@ -11,7 +11,8 @@ import type { Store } from '../shared/store.js';
 import { mountAdminSurfaces } from './admin-surfaces.js';
 import { adminAuth } from './auth.js';
 import { limitBody } from './body-limit.js';
-import { createOrderEventHub, type OrderEventHub } from './events/order-event-hub.js';
+import type { OrderEventHub } from './events/order-event-hub.js';
+import { orderCounter } from './metrics.js';
 import type { Operations } from './operations.js';
 import { createCancellation } from './orders/cancel-order.js';
 import { createCancelStore } from './orders/cancel-store.js';
@@ -31,7 +32,7 @@ import { traceRequests } from './trace-requests.js';
 export interface AppDeps {
   config: Pick<
     Config,
-    'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS' | 'ORDER_TTL_S' | 'SSE_MAX_STREAMS' | 'SSE_POLL_MS'
+    'MAX_BODY_BYTES' | 'ADMIN_TOKEN' | 'BOARD_ACTIONS' | 'ORDER_TTL_S' | 'SSE_MAX_STREAMS'
   >;
   keyspace: Keyspace;
   store: Store;
@@ -42,8 +43,8 @@ export interface AppDeps {
   ops: Operations;
   /** With tracing on: a server span per request. Absent: no request looks at tracing at all. */
   tracer?: Tracer;
-  /** The readers of the SSE streams; a process's runtime passes its own to close them on shutdown. */
-  events?: OrderEventHub;
+  /** The readers of the SSE streams, which the process's runtime owns and closes first. */
+  events: OrderEventHub;
 }
 
 /**
@@ -124,19 +125,12 @@ export function createApp({
     cancels: createCancelStore(store, keyspace, config.ORDER_TTL_S),
     queues: ops.queues,
     logger,
-    onCancelledAtOnce: () => {
-      ops.metrics.ordersCancelledAtOnce.inc();
-      ops.activity.add('orders_cancelled');
-      ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
-    },
+    onCancelledAtOnce: orderCounter(ops, logger, ops.metrics.ordersCancelledAtOnce, 'orders_cancelled'),
   });
   app.route('/', createHealthRoutes({ store }));
   app.route('/', createOrderRoutes({ keyspace, orders, placement }));
   app.route('/', createCancelRoutes({ locator, cancellation }));
-  const maxStreams = config.SSE_MAX_STREAMS;
-  const hub =
-    events ?? createOrderEventHub({ store, keyspace, logger, maxStreams, pollMs: config.SSE_POLL_MS });
-  app.route('/', createEventRoutes({ locator, orders, hub, maxStreams }));
+  app.route('/', createEventRoutes({ locator, orders, hub: events, maxStreams: config.SSE_MAX_STREAMS }));
   app.route('/', createNodeRoutes({ nodes: ops.nodes, admin }));
   app.route('/', createOpsRoutes({ ops, keyspace, store, logger }));
   mountAdminSurfaces(app, { admin, ops, orders, boardActions: config.BOARD_ACTIONS, cancellation });

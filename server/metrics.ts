@@ -1,19 +1,26 @@
 // GET /metrics: the API's own metrics, per-scrape gauges and every live worker node's metrics, by scope.
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Counter } from 'prom-client';
+import type { ActivityCount } from '../shared/activity.js';
 import type { Logger } from '../shared/logger.js';
 import type { MetricsJson } from '../shared/metrics-exchange.js';
 import type { Operations } from './operations.js';
 import { shardQueueCounts } from './shard-map.js';
 
 /**
- * Counts an order as placed when its record is stored (server/orders/place-order.ts `onStored`),
- * whatever the request's answer. The store count is sent at once but not awaited; concurrent
- * placements share one write (Activity.flushSoon).
+ * Counts an order the API itself moved (placed when its record is stored, whatever the answer;
+ * cancelled before a step started): this process's counter, and the deployment's activity count.
+ * The store count is sent at once but not awaited; concurrent counts share one write
+ * (Activity.flushSoon).
  */
-export function placementCounter(ops: Operations, logger: Logger): () => void {
+export function orderCounter(
+  ops: Operations,
+  logger: Logger,
+  counter: Counter,
+  activity: ActivityCount,
+): () => void {
   return () => {
-    ops.metrics.ordersPlaced.inc();
-    ops.activity.add('orders_placed');
+    counter.inc();
+    ops.activity.add(activity);
     ops.activity.flushSoon().catch((error) => logger.warn({ event: 'activity-flush-failed', err: error }));
   };
 }

@@ -31,7 +31,7 @@ export interface OperationsDeps {
 
 /**
  * Builds the operations dependencies of the API; the queues share the store connection. Activity
- * counts are written after each stored order (placementCounter) and, here, every `flushEveryMs`: that
+ * counts are written after each stored order (orderCounter) and, here, every `flushEveryMs`: that
  * catches counts gathered while a write was under way or kept after a failed one, which /stats used
  * to write itself, on a public GET.
  */

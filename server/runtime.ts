@@ -10,7 +10,7 @@ import { type CloseStep, closeInOrder } from '../shared/process.js';
 import { createStore, type Store } from '../shared/store.js';
 import { createApp } from './app.js';
 import { createOrderEventHub } from './events/order-event-hub.js';
-import { placementCounter } from './metrics.js';
+import { orderCounter } from './metrics.js';
 import { createOperations, type Operations } from './operations.js';
 import { type BacklogMonitor, createBacklogMonitor } from './orders/backlog.js';
 import { createPlacement } from './orders/place-order.js';
@@ -64,7 +64,7 @@ export function apiParts(config: Config, given: ApiRuntimeOptions = {}): ApiPart
 export function createApiRuntime(config: Config, options: ApiRuntimeOptions = {}) {
   const parts = apiParts(config, options);
   const { logger, store, keyspace, orders, producer, backlog, replicas, ops } = parts;
-  const onStored = placementCounter(ops, logger);
+  const onStored = orderCounter(ops, logger, ops.metrics.ordersPlaced, 'orders_placed');
   const placement = createPlacement({
     config,
     keyspace,

@@ -55,7 +55,7 @@ export function createStatsReader(ops: Operations, now: () => number = Date.now)
     /** What GET /stats answers. */
     async summary() {
       // Reads only: a public GET must not write. This process's own counts reach the store through
-      // Operations' periodic flush and the flush after each stored order (placementCounter).
+      // Operations' periodic flush and the flush after each stored order (orderCounter).
       const at = now();
       const [totals, recent, nodes, shards] = await Promise.all([
         ops.activity.totals(),
