@@ -21,6 +21,9 @@ interface WaitReply {
   acked: number;
 }
 
+/** How fresh a replica count must be for a placement that found none to trust it. */
+const RESAMPLE_MS = 250;
+
 const address = (node: Redis) => `${node.options.host}:${node.options.port}`;
 
 /** Online replicas in the INFO replication text of a master. */
@@ -96,9 +99,16 @@ export function createReplicaConfirmation({
 
   /** One INFO round at a time: callers that find no replica share the next sample. */
   let sampling: Promise<void> | undefined;
+  let sampledAt = 0;
+  /**
+   * Samples again unless a sample ended in the last RESAMPLE_MS: while a master has no replica, every
+   * placement to it looks, and without the bound each would send INFO to every master in turn.
+   */
   function resample(): Promise<void> {
+    if (!sampling && Date.now() - sampledAt < RESAMPLE_MS) return Promise.resolve();
     sampling ??= sample().finally(() => {
       sampling = undefined;
+      sampledAt = Date.now();
     });
     return sampling;
   }
