@@ -96,13 +96,13 @@ export function createPlacement({
   ): Promise<Placement> {
     const hash = requestHash(request);
     const bound = await key.claim(`${candidateId} ${hash}`);
-    // Bound to `candidateId`, the key was claimed by an earlier attempt of this very request.
-    const ours = bound?.startsWith(`${candidateId} `) === true;
     let order: OrderRecord;
     if (!bound) order = newOrder(candidateId, shard, request, new Date());
     else {
       const [boundId, boundHash] = bound.split(' ') as [string, string];
       if (boundHash !== hash) throw new IdempotencyConflictError(key.label);
+      // Bound to `candidateId`, the key was claimed by an earlier attempt of this very request.
+      const ours = boundId === candidateId;
       signal.throwIfAborted();
       const stored = await orders.read(boundId);
       signal.throwIfAborted();
