@@ -36,6 +36,33 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 ${appendEvents('KEYS[3]', 'ARGV[4]', 7)}
 return 1`;
 
+// A step's completion folded into BullMQ's move of its job to completed (docs/adr/0023): the
+// fence's checks first, read-only, then BullMQ's moveToFinished unchanged (`move`, the text of the
+// installed script, with its 14 keys and 9 arguments), then the record write, only if BullMQ's
+// part refused nothing. Ours follow BullMQ's: KEYS[15] record, KEYS[16] its events; ARGV[10] the
+// run's token, [11] the version read, [12] the document, [13] the TTL, [14] the write's id,
+// [15..] events. A refusal of ours writes nothing: {0} lock lost, {-1} conflict, {request} a cancel
+// waits. {2}: this very fold had landed (a resend); checked before the lock, which the fold
+// released. {3, code}: BullMQ's part refused; all its refusals but -3 come before any write of its
+// own, and -3 (a locked job not in the active list) only deletes the lock. {1, reply}: both landed,
+// `reply` being BullMQ's (0, or the next job it fetched).
+export const completeAndMove = (move: string) => `
+local stored = redis.call('HMGET', KEYS[15], 'v', 'w', 'c')
+if stored[1] ~= ARGV[11] and stored[2] == ARGV[14] and tonumber(stored[1]) == tonumber(ARGV[11]) + 1 then
+  return {2}
+end
+if redis.call('GET', KEYS[12] .. ':lock') ~= ARGV[10] then return {0} end
+if stored[3] then return {stored[3]} end
+if stored[1] ~= ARGV[11] then return {-1} end
+local moved = (function()
+${move}
+end)()
+if type(moved) == 'number' and moved < 0 then return {3, moved} end
+redis.call('HSET', KEYS[15], 'v', tonumber(stored[1]) + 1, 'doc', ARGV[12], 'w', ARGV[14])
+redis.call('PEXPIRE', KEYS[15], ARGV[13])
+${appendEvents('KEYS[16]', 'ARGV[13]', 15)}
+return {1, moved}`;
+
 /**
  * The id of a write: the run's lock token and a digest of the document. A resend carries the same
  * one; any other write over the same version (another run, or this run with another document) not.

@@ -1,5 +1,6 @@
 // The order records in the store: read, create with placement, list by user, and fenced writes.
 import type { ChainableCommander } from 'ioredis';
+import { MOVE_KEYS, MOVE_TO_FINISHED_LUA } from './bullmq-move.js';
 import type { CancelRequest, OrderRecord } from './domain/order.js';
 import { eventsBetween } from './domain/order-events.js';
 import type { Keyspace } from './keys.js';
@@ -8,6 +9,7 @@ import {
   CANCEL_REQUESTED,
   CLAIM_IDEMPOTENCY,
   CREATE_ORDER,
+  completeAndMove,
   FENCED_WRITE,
   writeIdOf,
 } from './order-scripts.js';
@@ -29,6 +31,7 @@ interface OrderScripts {
     ...events: string[]
   ): Promise<number | string>;
   claimIdempotency(key: string, binding: string, ttlSeconds: number): Promise<string | null>;
+  completeAndMove(...keysAndArgs: unknown[]): Promise<[number | string, unknown?]>;
 }
 type CreateOrderCommand = (
   record: string,
@@ -68,6 +71,12 @@ export type FencedWrite =
   | { outcome: 'cancel-requested'; written?: undefined; request: CancelRequest };
 const OUTCOMES: Record<number, FencedWriteResult> = { 1: 'written', 2: 'already-written', 0: 'lock-lost' };
 
+/**
+ * A fenced write folded into BullMQ's move of the job to completed: `moved` is BullMQ's reply when
+ * this call ran the move (0, or the next job it fetched); `refused` BullMQ's own negative code.
+ */
+export type FoldedWrite = FencedWrite & { moved?: unknown; refused?: number };
+
 export interface OrderPage {
   orderIds: string[];
   nextCursor: string | null;
@@ -80,7 +89,12 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
   store.defineCommand('ofCreateOrder', { numberOfKeys: 3, lua: CREATE_ORDER });
   store.defineCommand('ofClaimIdempotency', { numberOfKeys: 1, lua: CLAIM_IDEMPOTENCY });
   store.defineCommand('ofCancelRequested', { lua: CANCEL_REQUESTED });
+  store.defineCommand('ofCompleteAndMove', {
+    numberOfKeys: MOVE_KEYS + 2,
+    lua: completeAndMove(MOVE_TO_FINISHED_LUA),
+  });
   const scripts = store as unknown as {
+    ofCompleteAndMove: OrderScripts['completeAndMove'];
     ofCancelRequested(count: number, ...keys: string[]): Promise<number[]>;
     ofFencedWrite: OrderScripts['fencedWrite'];
     ofClaimIdempotency: OrderScripts['claimIdempotency'];
@@ -213,6 +227,42 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
         return { outcome, written: { order: next, version: expected.version + 1 } };
       }
       return { outcome: outcome === 'lock-lost' ? 'lock-lost' : 'conflict' };
+    },
+
+    /**
+     * `fencedWrite` of a forward write folded into BullMQ's move of the job to completed, in one
+     * script: `move` is BullMQ's keys and arguments of that move (shared/bullmq-move.ts). Either
+     * both land or neither; a refusal leaves the record, the job and its lock as they were.
+     */
+    async completeWithMove(
+      token: string,
+      expected: VersionedOrder,
+      next: OrderRecord,
+      move: readonly unknown[],
+    ): Promise<FoldedWrite> {
+      const keys = keyspace.shard(next.shard);
+      const doc = JSON.stringify(next);
+      const events = eventsBetween(expected.order, next).map((event) => JSON.stringify(event));
+      const [result, moved] = await scripts.ofCompleteAndMove(
+        ...move.slice(0, MOVE_KEYS),
+        keys.order(next.order_id),
+        keys.orderEvents(next.order_id),
+        ...move.slice(MOVE_KEYS),
+        token,
+        String(expected.version),
+        doc,
+        ttlMs,
+        writeIdOf(token, doc),
+        ...events,
+      );
+      if (typeof result === 'string') {
+        return { outcome: 'cancel-requested', request: JSON.parse(result) as CancelRequest };
+      }
+      const written = { order: next, version: expected.version + 1 };
+      if (result === 1) return { outcome: 'written', written, moved };
+      if (result === 2) return { outcome: 'already-written', written };
+      if (result === 3) return { outcome: 'lock-lost', refused: Number(moved) };
+      return { outcome: result === 0 ? 'lock-lost' : 'conflict' };
     },
 
     /** A user's order ids, newest first; `cursor` is the last id of the previous page. */

@@ -1,7 +1,8 @@
 // The fenced writes of one run of a step: resends of lost replies, lost locks, the node's record cache.
 import type { CancelRequest, OrderRecord, StepName } from '../shared/domain/order.js';
 import type { Logger } from '../shared/logger.js';
-import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
+import type { FoldedWrite, OrderStore, VersionedOrder } from '../shared/order-store.js';
+import type { CompletionMove } from './completion-move.js';
 
 /** The run is no longer this node's to go on with: nothing more of it is written or retried. */
 export class RunEndedError extends Error {}
@@ -59,8 +60,15 @@ export function createRecentRecords(limit: number) {
 
 export type RecentRecords = ReturnType<typeof createRecentRecords>;
 
+/** A completion write folded into BullMQ's move of the job: `result` is the job's result, as JSON. */
+export interface Fold {
+  move: CompletionMove;
+  result: string;
+}
+
 export interface RunWriterOptions {
-  orders: Pick<OrderStore, 'fencedWrite'>;
+  /** With `completeWithMove`, a write given a `fold` commits with BullMQ's move of the job. */
+  orders: Pick<OrderStore, 'fencedWrite'> & Partial<Pick<OrderStore, 'completeWithMove'>>;
   jobId: string;
   token: string;
   step: StepName;
@@ -90,10 +98,19 @@ export function createRunWriter(options: RunWriterOptions) {
    * resend is the same write (same token, same document, same id), which the script then answers
    * `already-written`, or `lock-lost` if the lock moved meanwhile: the fence holds either way.
    */
-  async function send(current: VersionedOrder, next: OrderRecord, forward: boolean) {
+  async function send(
+    current: VersionedOrder,
+    next: OrderRecord,
+    forward: boolean,
+    fold: Fold | undefined,
+  ): Promise<FoldedWrite> {
+    // BullMQ's arguments once: a resend is the same move (same timestamp), so the fold knows it.
+    const folding = fold && orders.completeWithMove;
+    const move = folding ? fold.move.args(fold.result) : undefined;
     for (let resends = 0; ; resends++) {
       try {
-        return await orders.fencedWrite(jobId, token, current, next, { forward });
+        if (!move) return await orders.fencedWrite(jobId, token, current, next, { forward });
+        return await orders.completeWithMove!(token, current, next, move);
       } catch (error) {
         const delay = options.resendDelaysMs[resends];
         if (delay === undefined) {
@@ -109,15 +126,20 @@ export function createRunWriter(options: RunWriterOptions) {
   /**
    * Writes `next` over `current`; throws LockLostError when the fence refuses it. A `forward` write
    * (a step's start or completion) throws CancelRequestedError instead while a cancel request waits.
+   * With `fold` (a completion), the write commits with BullMQ's move of the job to completed, which
+   * the Worker then does not make again.
    */
   async function write(
     current: VersionedOrder,
     next: OrderRecord,
-    { forward = false }: { forward?: boolean } = {},
+    { forward = false, fold }: { forward?: boolean; fold?: Fold } = {},
   ): Promise<VersionedOrder> {
-    const result = await send(current, next, forward);
+    const result = await send(current, next, forward, fold);
     if (result.written) {
       if (result.outcome === 'already-written') log.info({ event: 'write-already-landed' });
+      // Landed with the move: the next job it fetched is handed to the Worker. Landed earlier, its
+      // reply lost: that job, if any, is left to the stalled check (docs/adr/0023).
+      if (fold && orders.completeWithMove) fold.move.landed(result.moved ?? 0);
       fromCache = false;
       latest = result.written;
       recent.remember(result.written);
@@ -133,7 +155,7 @@ export function createRunWriter(options: RunWriterOptions) {
     }
     const lost = new LockLostError(jobId, result.outcome);
     log.warn(
-      { event: 'lock-lost', outcome: result.outcome },
+      { event: 'lock-lost', outcome: result.outcome, bullmq_code: result.refused },
       'fenced write refused: lock lost, abandoning run',
     );
     options.lockLost?.(step, lost);

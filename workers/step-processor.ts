@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import type { StepJobData } from '../shared/order-flow.js';
 import type { OrderStore, VersionedOrder } from '../shared/order-store.js';
 import { createCancelWatch } from './cancel-watch.js';
+import { moveOf } from './completion-move.js';
 import {
   CancelRequestedError,
   createRecentRecords,
@@ -40,7 +41,8 @@ export interface StepProcessorDeps {
    * Only reads and fenced writes: a step never creates, lists or indexes records. With
    * `cancelRequested`, a running handler is stopped within a tick of a cancel request (cancel-watch.ts).
    */
-  orders: Pick<OrderStore, 'read' | 'fencedWrite'> & Partial<Pick<OrderStore, 'cancelRequested'>>;
+  orders: Pick<OrderStore, 'read' | 'fencedWrite'> &
+    Partial<Pick<OrderStore, 'cancelRequested' | 'completeWithMove'>>;
   nodeId: string;
   /** The work of each step and its undo. */
   handlers: StepHandlers;
@@ -220,7 +222,11 @@ export function createStepProcessor(deps: StepProcessorDeps) {
       const failure = await orCancel(() => invoke(() => handlers[step].run(ctx), signal)).finally(unwatch);
       if (failure !== null) return failAndRollBack(current, failure, startedAt);
       const done = completeStep(current.order, step, nodeId, now());
-      current = await orCancel(() => write(current, done, forward), true);
+      // Folded into BullMQ's move of the job when its Worker offers it: one round trip, not two.
+      const result: StepResult = { step, outcome: 'completed' };
+      const move = moveOf(job);
+      const fold = move && { move, result: JSON.stringify(result) };
+      current = await orCancel(() => write(current, done, { ...forward, fold }), true);
       observer.stepFinished?.(step, 'completed', Date.now() - startedAt);
       log.info({ event: 'step-completed' });
       if (current.order.status === 'completed') {
@@ -228,7 +234,7 @@ export function createStepProcessor(deps: StepProcessorDeps) {
         const durationMs = Date.parse(current.order.completed_at!) - Date.parse(current.order.created_at);
         log.info({ event: 'order-completed', duration_ms: durationMs });
       }
-      return { step, outcome: 'completed' };
+      return result;
     }
   }
 }

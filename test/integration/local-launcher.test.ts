@@ -144,7 +144,8 @@ describe('when a worker node is SIGKILLed under npm start', () => {
     process.kill(victim.pid, 'SIGKILL');
     const back = await waitFor(
       async () => (await nodes(url)).find((n) => n.id === 'worker-1' && n.pid !== victim.pid),
-      20_000,
+      // Generous: a restart imports the whole worker again, slow on loaded cores.
+      45_000,
       'worker-1 to come back with a new pid',
     );
     expect(isRunning(back.pid)).toBe(true);
