@@ -13,14 +13,14 @@ import { failureReason, isBusinessFailure, type StepContext } from './contract.j
 export const LOCK_RENEWAL_FAILED = 'lock-renewal-failed';
 
 /**
- * Aborts `stop` (the run's signal) when BullMQ aborts the job's (`Worker.cancelJob`): as a lost
- * lock after a failed renewal, else with BullMQ's reason. Returns the unsubscribe.
+ * Aborts `stop` when `jobSignal` aborts, with its reason. Given the `jobId` whose signal BullMQ
+ * aborts (`Worker.cancelJob`), a failed renewal becomes a lost lock. Returns the unsubscribe.
  */
-export function follow(jobSignal: AbortSignal | undefined, stop: AbortController, jobId: string): () => void {
+export function follow(jobSignal: AbortSignal | undefined, stop: AbortController, jobId?: string): () => void {
   if (!jobSignal) return () => {};
   const abort = () =>
     stop.abort(
-      jobSignal.reason === LOCK_RENEWAL_FAILED
+      jobId !== undefined && jobSignal.reason === LOCK_RENEWAL_FAILED
         ? new LockLostError(jobId, 'renewal-failed')
         : jobSignal.reason,
     );
