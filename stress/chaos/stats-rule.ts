@@ -57,19 +57,22 @@ function surplusAllowance(
   const allowance: StatsCounts = { placed: 0, completed: 0, failed: 0 };
   // An order is counted placed once the primary stored it, whatever the answer (OPERATIONS.md). A
   // request not acknowledged (503, or cut off) while its shard's master was in a loss window may
-  // have stored an order that the failover then dropped: counted, and no record left.
+  // have stored an order that the failover then dropped: counted, and no record left. Within one
+  // window the placement's retries find the key it bound there (one order at most); the key is lost
+  // with that order, so a retry meeting a later window may store, and lose, another: one per window.
   const userSlot = new Map(records.map((o) => [o.user_id, slotOf.get(o.order_id) ?? -1]));
-  allowance.placed = placements.filter((p) => {
+  for (const p of placements) {
     const slot = userSlot.get(p.user) ?? -1;
-    return p.requests.some(
-      (r) =>
-        (r.status === 503 || (r.status === null && r.error !== 'ECONNREFUSED')) &&
-        windows.some(
-          (w) =>
-            r.sent_at <= w.to && r.answered_at >= w.from && w.slots.some(([a, b]) => a <= slot && slot <= b),
-        ),
-    );
-  }).length;
+    const met = new Set<LossWindow>();
+    for (const r of p.requests) {
+      if (!(r.status === 503 || (r.status === null && r.error !== 'ECONNREFUSED'))) continue;
+      for (const w of windows) {
+        const inSlot = w.slots.some(([a, b]) => a <= slot && slot <= b);
+        if (inSlot && r.sent_at <= w.to && r.answered_at >= w.from) met.add(w);
+      }
+    }
+    allowance.placed += met.size;
+  }
   for (const o of records) {
     const end = o.completed_at === null ? Number.NaN : Date.parse(o.completed_at) - runStart;
     const slot = slotOf.get(o.order_id) ?? -1;

@@ -50,4 +50,25 @@ describe('the /stats rule for orders counted when stored', () => {
     const acked = { ...unacknowledged, requests: [{ ...unacknowledged.requests[0]!, status: 202 }] };
     expect(judge(3, [window], [acked as PlacementRecord]).anomalies.map((a) => a.kind)).toContain('stats');
   });
+
+  it("allows one lost order per loss window a placement's unacknowledged requests met, not one per placement", () => {
+    // A 503 in a first failover, its key lost with it; the retry stores anew and meets a second one.
+    const later: LossWindow = { from: 40_000, to: 45_000, slots: [[0, 200]] };
+    const twice = {
+      ...unacknowledged,
+      requests: [
+        { sent_at: 11_000, answered_at: 12_000, key: 'k3', status: 503 },
+        { sent_at: 41_000, answered_at: 42_000, key: 'k3', status: 503 },
+      ],
+    } as PlacementRecord;
+    expect(judge(4, [window, later], [twice]).anomalies.filter((a) => a.detail.includes('placed'))).toEqual(
+      [],
+    );
+    // Within one window its retries find the key it bound there: one order at most.
+    const sameWindow = {
+      ...twice,
+      requests: [twice.requests[0]!, { ...twice.requests[0]!, sent_at: 13_000, answered_at: 14_000 }],
+    } as PlacementRecord;
+    expect(judge(4, [window, later], [sameWindow]).anomalies.map((a) => a.kind)).toContain('stats');
+  });
 });
