@@ -16,7 +16,11 @@ export const LOCK_RENEWAL_FAILED = 'lock-renewal-failed';
  * Aborts `stop` when `jobSignal` aborts, with its reason. Given the `jobId` whose signal BullMQ
  * aborts (`Worker.cancelJob`), a failed renewal becomes a lost lock. Returns the unsubscribe.
  */
-export function follow(jobSignal: AbortSignal | undefined, stop: AbortController, jobId?: string): () => void {
+export function follow(
+  jobSignal: AbortSignal | undefined,
+  stop: AbortController,
+  jobId?: string,
+): () => void {
   if (!jobSignal) return () => {};
   const abort = () =>
     stop.abort(
