@@ -118,8 +118,9 @@ export function createPlacement({
   }
 
   /**
-   * One attempt. `signal` aborts once the client was answered 503: no command is sent after
-   * that (one already handed to ioredis may still reach the store: it cannot be taken back).
+   * One attempt. `signal` aborts once the client was answered 503: no command that writes the
+   * order is sent after that (one already handed to ioredis may still reach the store: it cannot
+   * be taken back); the removal of this request's own orphan chain still is, as it writes no order.
    *
    * The first attempt claims the key in its MULTI (ADR 0022): its candidate id is new, so nothing of
    * it can exist yet. A retry claims the key first, as before: its earlier attempt may have stored
