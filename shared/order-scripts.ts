@@ -73,12 +73,14 @@ export function writeIdOf(token: string, doc: string): string {
 
 // Creates the record unless it exists (a retried placement), indexes it under its user and
 // trims index entries older than the record TTL, which sort first because ids start with time.
-// KEYS[3] is the placement's idempotency binding: bound to another order, this is a resend of a
-// write whose claim a failover lost and whose key a retry has bound since: it creates nothing (-1).
-// Unbound (that claim lost), it binds it again, so a later retry finds this order.
+// KEYS[3] is the placement's idempotency binding, ARGV[5] the binding this write claims: unbound,
+// it is bound here, in the step that creates the record, so a first placement needs no claim of
+// its own (ADR 0022). Bound to another order or request, it creates nothing and answers that
+// binding: a replay or a conflict for a first placement, and for a write whose earlier claim a
+// failover lost, the binding a retry has made since.
 export const CREATE_ORDER = `
 local bound = redis.call('GET', KEYS[3])
-if bound and bound ~= ARGV[5] then return -1 end
+if bound and bound ~= ARGV[5] then return bound end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if not bound then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
 redis.call('HSET', KEYS[1], 'v', 1, 'doc', ARGV[1])
@@ -96,7 +98,8 @@ for i, key in ipairs(KEYS) do
 end
 return found`;
 
-// Binds an idempotency key to an order id and request hash, or returns the existing binding.
+// Binds an idempotency key to an order id and request hash, or returns the existing binding: a
+// placement's retry claims its key first (a first attempt claims it in CREATE_ORDER, ADR 0022).
 export const CLAIM_IDEMPOTENCY = `
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end

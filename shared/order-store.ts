@@ -150,9 +150,10 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
     },
 
     /**
-     * Queues the creation of `order` (record + user index) on a MULTI of the order's shard, checked
-     * against the placement's idempotency `binding`: its reply is 1 created, 0 existed already, -1
-     * refused (the key names another order).
+     * Queues the creation of `order` (record + user index) on a MULTI of the order's shard, claiming
+     * the placement's idempotency `binding` in the same step: its reply is 1 created (and the key
+     * bound, if it was not), 0 existed already, or, the key being bound to another order or request,
+     * that binding (`<order id> <request hash>`), nothing created.
      */
     queueCreate(multi: ChainableCommander, order: OrderRecord, binding: OrderBinding): void {
       const keys = keyspace.shard(order.shard);

@@ -1,4 +1,4 @@
-// Placing an order: idempotency, the atomic write of record + chain, and replica confirmation.
+// Placing an order: idempotency, the atomic write of key, record and chain, and replica confirmation.
 import type { Config } from '../../shared/config.js';
 import { newOrder, type OrderRecord, type OrderRequest, STEPS } from '../../shared/domain/order.js';
 import type { Keyspace } from '../../shared/keys.js';
@@ -49,6 +49,22 @@ export interface Placement {
   replayed: boolean;
 }
 
+/**
+ * Set when the placement has answered: an attempt still running stops before its next command. A
+ * flag rather than an AbortController, whose abort() built a DOMException (a stack trace) on every
+ * request: 2 % of the API's CPU under the placement bench (docs/BENCHMARKS.md).
+ */
+interface Cutoff {
+  cut: boolean;
+}
+const CUT = new Error('the placement has answered: this attempt stops');
+const stopIfCut = (cutoff: Cutoff) => {
+  if (cutoff.cut) throw CUT;
+};
+
+/** Tries to remove an orphan chain while a worker holds its first step: it fails that step at once. */
+const ORPHAN_REMOVAL_TRIES = 5;
+
 const placed = (order: OrderRecord, replayed: boolean): Placement => ({
   order_id: order.order_id,
   client_order_id: order.client_order_id ?? null,
@@ -83,33 +99,95 @@ export function createPlacement({
   }
 
   /**
-   * One attempt. `signal` aborts once the client was answered 503: no command is sent after
-   * that (one already handed to ioredis may still reach the store: it cannot be taken back).
+   * Writes `order`, its record and chain in one MULTI with the key's binding `value` claimed in the
+   * record's create script: 1 created, 0 existed already, or the binding that stands instead.
+   */
+  async function write(order: OrderRecord, key: PlacementKey, value: string): Promise<number | string> {
+    // The request's trace goes with every step (empty with tracing off): docs/adr/0019.
+    const flow = orderFlow(order, keyspace.shard(order.shard), activeTraceCarrier());
+    const binding = { key: key.bindingKey, value, ttlS: key.ttlS };
+    const [reply] = await producer.addWith(flow, (multi) => orders.queueCreate(multi, order, binding));
+    return reply as number | string;
+  }
+
+  /**
+   * Removes the chain a MULTI added for `candidateId` while the key was bound to another order: no
+   * record has that id, nor can get it, so no job of it may stay. A worker that took its first step
+   * in between fails it at once ("has no record"); the failed chain is then removed, a few tries
+   * later. Left behind only if the store fails these calls; logged, the answer goes on.
+   */
+  async function dropOrphanChain(shard: number, candidateId: string): Promise<void> {
+    const root = stepJobId(candidateId, STEPS[STEPS.length - 1]!);
+    try {
+      for (let tries = 1; ; tries++) {
+        if (await producer.removeChain(keyspace.shard(shard), root)) return;
+        if (tries === ORPHAN_REMOVAL_TRIES) break;
+        await new Promise((resolve) => setTimeout(resolve, 50 * tries));
+      }
+      logger.warn({ event: 'orphan-chain-locked', order_id: candidateId, shard });
+    } catch (error) {
+      logger.warn({ event: 'orphan-chain-left', order_id: candidateId, shard, err: error });
+    }
+  }
+
+  /**
+   * One attempt. `cutoff` is set once the client was answered 503: no command that writes the
+   * order is sent after that (one already handed to ioredis may still reach the store: it cannot
+   * be taken back); the removal of this request's own orphan chain still is, as it writes no order.
+   *
+   * The first attempt claims the key in its MULTI (ADR 0022): its candidate id is new, so nothing of
+   * it can exist yet. A retry claims the key first, as before: its earlier attempt may have stored
+   * the order, whose steps may have run and finished since, and a MULTI re-adds every job it holds.
    */
   async function place(
     request: OrderRequest,
     shard: number,
     candidateId: string,
     key: PlacementKey,
-    signal: AbortSignal,
+    cutoff: Cutoff,
     countStored: () => void,
+    state: { attempt: number; chainSent: boolean },
   ): Promise<Placement> {
     const hash = requestHash(request);
-    const bound = await key.claim(`${candidateId} ${hash}`);
+    const ownBinding = `${candidateId} ${hash}`;
+    let bound: string | null;
+    if (state.attempt === 1) {
+      const order = newOrder(candidateId, shard, request, new Date());
+      state.chainSent = true;
+      const reply = await write(order, key, ownBinding);
+      if (reply === 1) {
+        // Counted when stored, whatever the answer: a 503 after this still leaves an order to process.
+        countStored();
+        stopIfCut(cutoff);
+        await replicas?.confirm(shard);
+        return placed(order, false);
+      }
+      // 0: the record was there, bound to this very id: ioredis resent this MULTI, whose first run
+      // stored it. Answered from the store below, like a retry finding its own earlier attempt's.
+      bound = reply === 0 ? ownBinding : String(reply);
+    } else {
+      stopIfCut(cutoff);
+      bound = await key.claim(ownBinding);
+    }
     let order: OrderRecord;
     if (!bound) order = newOrder(candidateId, shard, request, new Date());
     else {
       const [boundId, boundHash] = bound.split(' ') as [string, string];
-      if (boundHash !== hash) throw new IdempotencyConflictError(key.label);
       // Bound to `candidateId`, the key was claimed by an earlier attempt of this very request.
       const ours = boundId === candidateId;
-      signal.throwIfAborted();
+      // Bound to another order, a MULTI of this request added a chain that no record will have.
+      if (!ours && state.chainSent) {
+        await dropOrphanChain(shard, candidateId);
+        state.chainSent = false;
+      }
+      if (boundHash !== hash) throw new IdempotencyConflictError(key.label);
+      stopIfCut(cutoff);
       const stored = await orders.read(boundId);
-      signal.throwIfAborted();
+      stopIfCut(cutoff);
       // Stored by an earlier attempt of this request whose reply was lost: counted here, once.
       if (stored && ours) countStored();
       if (stored && (await isWhole(stored.order))) {
-        signal.throwIfAborted();
+        stopIfCut(cutoff);
         // Acknowledged like a first placement: only once a replica holds what was just read. Not a
         // replay when the record is this request's own (an attempt of it stored it, then failed).
         await replicas?.confirmRead(shard);
@@ -119,15 +197,14 @@ export function createPlacement({
       // again: an existing record is kept as it is, and only missing jobs are added.
       order = stored?.order ?? newOrder(boundId, shard, request, new Date());
     }
-    signal.throwIfAborted();
-    // The request's trace goes with every step (empty with tracing off): docs/adr/0019.
-    const flow = orderFlow(order, keyspace.shard(shard), activeTraceCarrier());
-    const binding = { key: key.bindingKey, value: `${order.order_id} ${hash}`, ttlS: key.ttlS };
-    const [created] = await producer.addWith(flow, (multi) => orders.queueCreate(multi, order, binding));
-    if (created === -1) throw new KeyReboundError();
+    stopIfCut(cutoff);
+    if (order.order_id === candidateId) state.chainSent = true;
+    const created = await write(order, key, `${order.order_id} ${hash}`);
+    // The key was bound to another order since it was claimed: the next attempt reads that binding.
+    if (typeof created === 'string') throw new KeyReboundError();
     // Counted when stored, whatever the answer: a 503 after this still leaves an order to process.
     if (created === 1) countStored();
-    signal.throwIfAborted();
+    stopIfCut(cutoff);
     // With a bound key the MULTI may have found all of it written by another connection already.
     await (bound ? replicas?.confirmRead(shard) : replicas?.confirm(shard));
     return placed(order, false);
@@ -153,7 +230,8 @@ export function createPlacement({
       const candidateId = newOrderId(shard);
       const key = keyed.key;
       const deadline = Date.now() + budgetMs;
-      const abort = new AbortController();
+      const cutoff: Cutoff = { cut: false };
+      const state = { attempt: 1, chainSent: false };
       let counted = false;
       const countStored = () => {
         if (counted) return;
@@ -163,7 +241,8 @@ export function createPlacement({
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            const placing = place(request, shard, candidateId, keyed, abort.signal, countStored);
+            state.attempt = attempt;
+            const placing = place(request, shard, candidateId, keyed, cutoff, countStored, state);
             return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
           } catch (error) {
             // A replica that did not confirm: the order may be stored, so the 503 names the key.
@@ -190,7 +269,7 @@ export function createPlacement({
         }
       } finally {
         // A timed-out attempt still runs: stop it before it sends anything more.
-        abort.abort();
+        cutoff.cut = true;
       }
     },
   };

@@ -1,5 +1,5 @@
 // A FlowProducer that commits an order's record and its chain in one MULTI of the shard's slot.
-import { type FlowJob, FlowProducer } from 'bullmq';
+import { type FlowJob, FlowProducer, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { ShardKeys } from '../../shared/keys.js';
 
@@ -10,6 +10,9 @@ import type { ShardKeys } from '../../shared/keys.js';
  * shares the shard's hash tag, which a MULTI on a cluster needs.
  */
 export class PlacementProducer extends FlowProducer {
+  /** The shard queues a chain was removed from, made on first use, on the producer's connection. */
+  private readonly chainQueues = new Map<string, Queue>();
+
   /**
    * Commits `queueCommands` and the chain in one MULTI; resolves with the replies of `queueCommands`'
    * own commands (theirs to judge). A BullMQ script's negative reply throws.
@@ -28,6 +31,27 @@ export class PlacementProducer extends FlowProducer {
         throw new Error(`BullMQ refused a step job (code ${reply})`);
     }
     return results.slice(0, own).map(([, reply]) => reply);
+  }
+
+  /**
+   * Removes the chain whose root job is `rootJobId` from `keys`' queue, children included: a chain
+   * that a placement's MULTI added for an id whose record it did not create (ADR 0022). True once
+   * no job of it is left; false while one is locked by a worker (BullMQ removes nothing then).
+   */
+  async removeChain(keys: ShardKeys, rootJobId: string): Promise<boolean> {
+    let queue = this.chainQueues.get(keys.queueName);
+    if (!queue) {
+      queue = new Queue(keys.queueName, { connection: this.opts.connection, prefix: keys.queuePrefix });
+      // A failed connection start is re-emitted as 'error'; the call that needed it throws anyway.
+      queue.on('error', () => {});
+      this.chainQueues.set(keys.queueName, queue);
+    }
+    return (await queue.remove(rootJobId, { removeChildren: true })) === 1;
+  }
+
+  override async close(): Promise<void> {
+    await Promise.allSettled([...this.chainQueues.values()].map((queue) => queue.close()));
+    await super.close();
   }
 
   /**

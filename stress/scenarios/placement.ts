@@ -1,4 +1,5 @@
-// Placement: POST /orders at 50 connections against orderflow's API and a bare FlowProducer endpoint.
+// Placement: POST /orders at 50 connections against orderflow's API and a bare FlowProducer endpoint,
+// three interleaved rounds a side, reported as medians with their spread.
 import { withBenchSystem } from '../harness/bench-system.js';
 import { fixed, placeLoad } from '../harness/load.js';
 import { cpuSecondsOf } from '../harness/rss.js';
@@ -31,11 +32,28 @@ const roundOf = (target: Round['target'], r: StressReport, cpuS: number | null):
   server_cpu_ms: cpuS === null || r.placement.answered === 0 ? null : (cpuS * 1000) / r.placement.answered,
 });
 
-/** POST /orders vs the bare endpoint, alternating A B B A so drift of a noisy machine hits both alike. */
+/** Full mode: three rounds a side, interleaved so that a drift of the machine reaches both alike. */
+const FULL_ORDER: Round['target'][] = [
+  'orderflow',
+  'baseline',
+  'baseline',
+  'orderflow',
+  'orderflow',
+  'baseline',
+];
+
+/** The median of `values` and their spread, as `median (min–max)`. */
+function spreadOf(values: number[]): { median: number; min: number; max: number } {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+const withSpread = (s: { median: number; min: number; max: number }, digits = 1) =>
+  `${fixed(s.median, digits)} (${fixed(s.min, digits)}–${fixed(s.max, digits)})`;
+
+/** POST /orders vs the bare endpoint, three rounds a side interleaved A B B A A B; medians with their spread. */
 export const placementScenario: Scenario = {
   name: 'placement',
   title: 'POST /orders vs a bare Hono + FlowProducer endpoint',
-  estimateS: 60,
+  estimateS: 80,
   async run(ctx) {
     const { quick, log } = ctx;
     return withBenchSystem({ ...ctx, scenario: 'placement' }, async (system) => {
@@ -48,9 +66,7 @@ export const placementScenario: Scenario = {
         log(`warm-up ${target}`);
         await placeLoad(urls[target], { durationS: quick ? 1 : 3, concurrency: CONNECTIONS, retries: 0 });
       }
-      const order: Round['target'][] = quick
-        ? ['orderflow', 'baseline']
-        : ['orderflow', 'baseline', 'baseline', 'orderflow'];
+      const order: Round['target'][] = quick ? ['orderflow', 'baseline'] : FULL_ORDER;
       const rounds: Round[] = [];
       for (const target of order) {
         const cpuBefore = await cpuSecondsOf(pids[target]);
@@ -67,22 +83,48 @@ export const placementScenario: Scenario = {
         );
       }
       const of = (t: Round['target']) => rounds.filter((r) => r.target === t);
-      const rps = (t: Round['target']) => median(of(t).map((r) => r.requests_per_s));
-      const p99 = (t: Round['target']) => median(of(t).map((r) => r.p99));
-      const errors = of('orderflow').reduce((a, r) => a + r.errors + r.non_2xx, 0);
-      const ratio = rps('orderflow') / rps('baseline');
-      const cpuMs = (t: Round['target']) => median(of(t).map((r) => r.server_cpu_ms ?? Number.NaN));
-      const met = ratio >= 0.85 && p99('orderflow') <= 25 && errors === 0;
+      const sides = (['orderflow', 'baseline'] as const).map((target) => {
+        const own = of(target);
+        const cpu = own.map((r) => r.server_cpu_ms).filter((ms): ms is number => ms !== null);
+        return {
+          target,
+          rounds: own.length,
+          requests_per_s: spreadOf(own.map((r) => r.requests_per_s)),
+          p99: spreadOf(own.map((r) => r.p99)),
+          errors: own.reduce((a, r) => a + r.errors + r.non_2xx, 0),
+          server_cpu_ms: cpu.length ? spreadOf(cpu) : null,
+        };
+      });
+      const [orderflow, baseline] = sides as [(typeof sides)[0], (typeof sides)[0]];
+      const ratio = orderflow.requests_per_s.median / baseline.requests_per_s.median;
+      const cpuRatio =
+        orderflow.server_cpu_ms && baseline.server_cpu_ms
+          ? orderflow.server_cpu_ms.median / baseline.server_cpu_ms.median
+          : Number.NaN;
+      const errors = orderflow.errors;
+      const met = ratio >= 0.85 && orderflow.p99.median <= 25 && errors === 0;
       return {
         headline: {
-          measure: `requests/s at ${CONNECTIONS} connections (p99)`,
-          orderflow: `${fixed(rps('orderflow'))} (p99 ${fixed(p99('orderflow'))} ms, ${errors} errors)`,
-          baseline: `${fixed(rps('baseline'))} (p99 ${fixed(p99('baseline'))} ms)`,
-          ratio: fixed(ratio, 2),
+          measure: `requests/s at ${CONNECTIONS} connections, median of ${orderflow.rounds} round${orderflow.rounds === 1 ? '' : 's'} (p99); API CPU per request`,
+          orderflow: `${fixed(orderflow.requests_per_s.median)} (p99 ${fixed(orderflow.p99.median)} ms, ${errors} errors); ${fixed(orderflow.server_cpu_ms?.median, 2)} ms`,
+          baseline: `${fixed(baseline.requests_per_s.median)} (p99 ${fixed(baseline.p99.median)} ms); ${fixed(baseline.server_cpu_ms?.median, 2)} ms`,
+          ratio: `${fixed(ratio, 2)}; CPU ${fixed(cpuRatio, 2)}×`,
           target: '≥ 0.85, p99 ≤ 25 ms, 0 errors',
           met,
         },
         tables: [
+          {
+            title: `Per side: median of its rounds (min–max over them)`,
+            columns: ['target', 'rounds', 'req/s', 'p99 ms', 'errors + non-2xx', 'server CPU ms/req'],
+            rows: sides.map((side) => [
+              side.target,
+              String(side.rounds),
+              withSpread(side.requests_per_s),
+              withSpread(side.p99),
+              String(side.errors),
+              side.server_cpu_ms ? withSpread(side.server_cpu_ms, 2) : '–',
+            ]),
+          },
           {
             title: `Rounds of ${seconds} s each, in the order run`,
             columns: [
@@ -109,12 +151,12 @@ export const placementScenario: Scenario = {
         ],
         notes: [
           'Both endpoints run as their own process on the same cluster; autocannon runs in the bench process.',
-          'orderflow runs as deployed (LOG_LEVEL info, WAIT_REPLICAS 1): validation, idempotency key, record and index in the same MULTI as the chain, WAIT for a replica, one request log line.',
+          "orderflow runs as deployed (LOG_LEVEL info, WAIT_REPLICAS 1): validation, then one MULTI holding the idempotency key's claim, the record, its index and the chain (docs/adr/0022), WAIT for a replica, one request log line.",
           'The baseline parses the body and calls FlowProducer.add with the same chain, nothing else.',
-          'Figures are the median of the rounds of each target.',
-          `Server CPU per request (the endpoint process's user + system time over a round): orderflow ${fixed(cpuMs('orderflow'), 2)} ms, baseline ${fixed(cpuMs('baseline'), 2)} ms. Each endpoint is one Node process, so its CPU per request bounds its rate: the steadier figure on a shared machine.`,
+          `Rounds alternate ${order.map((t) => (t === 'orderflow' ? 'A' : 'B')).join(' ')} (A orderflow, B baseline), so a drift of a shared machine reaches both sides alike; the headline and the ratio are of the medians, the spread is each side's min–max.`,
+          "Server CPU per request: the endpoint process's user + system time over a round, per answered request. Each endpoint is one Node process, so its CPU per request bounds its rate: the steadier figure on a shared machine.",
         ],
-        data: { rounds, seconds, connections: CONNECTIONS },
+        data: { rounds, sides, ratio, cpu_ratio: cpuRatio, seconds, connections: CONNECTIONS },
       };
     });
   },

@@ -1,6 +1,7 @@
 // How the API answers errors it did not expect: a bug is a 500 carrying the request id, answered at
 // once; only a store error that is transient is retried, and its 503 says so. Real store, with one
-// OrderStore call made to fail the way a bug or a failing-over cluster would.
+// OrderStore call made to fail the way a bug or a failing-over cluster would: the record's creation,
+// whose MULTI is a first placement's only write (docs/adr/0022), and for a retry the key's claim.
 import { ReplyError } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,9 +56,9 @@ describe('when a placement hits a bug (a TypeError in a store call)', () => {
   it('answers 500 problem+json with the request id at once, without retrying', async () => {
     let calls = 0;
     const api = wired(() => ({
-      claimIdempotency: () => {
+      queueCreate: () => {
         calls += 1;
-        return Promise.reject(new TypeError("Cannot read properties of undefined (reading 'split')"));
+        throw new TypeError("Cannot read properties of undefined (reading 'split')");
       },
     }));
     const started = performance.now();
@@ -83,10 +84,10 @@ describe('when a placement hits a transient store error (the cluster failing ove
   it('retries it and acknowledges the order', async () => {
     let calls = 0;
     const api = wired((real) => ({
-      claimIdempotency: (...args) => {
+      queueCreate: (...args) => {
         calls += 1;
-        if (calls === 1) return Promise.reject(new ReplyError('CLUSTERDOWN The cluster is down'));
-        return real.claimIdempotency(...args);
+        if (calls === 1) throw new ReplyError('CLUSTERDOWN The cluster is down');
+        return real.queueCreate(...args);
       },
     }));
     const res = await api.place({ user_id: 'failover-user' });
@@ -96,7 +97,12 @@ describe('when a placement hits a transient store error (the cluster failing ove
   });
 
   it('answers 503 with Retry-After and the Idempotency-Key once the budget is spent', async () => {
-    const api = wired(() => ({ claimIdempotency: () => Promise.reject(new Error('Connection is closed.')) }));
+    const api = wired(() => ({
+      claimIdempotency: () => Promise.reject(new Error('Connection is closed.')),
+      queueCreate: () => {
+        throw new Error('Connection is closed.');
+      },
+    }));
     const res = await api.place({ user_id: 'closed-user' }, { 'idempotency-key': 'closed-1' });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
@@ -109,6 +115,9 @@ describe('when a placement with a client order id meets a store that is away', (
   it('names the order_id as the key whose retry returns the order', async () => {
     const api = wired(() => ({
       claimClientOrderId: () => Promise.reject(new Error('Connection is closed.')),
+      queueCreate: () => {
+        throw new Error('Connection is closed.');
+      },
     }));
     const res = await api.place({ user_id: 'closed-user', order_id: 'PO-503' });
     expect(res.status).toBe(503);
