@@ -23,6 +23,8 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     handlers: testFailuresFromEnv(config),
     tracer: tracing.tracer,
     onDrainRequested: () => void shutdown('drain requested'),
+    // A diagnostic, off unless set: the phases of each step's hand-over to the next, logged.
+    dispatchTrace: process.env.DISPATCH_TRACE === '1',
   });
   await worker.start();
   onShutdown('worker runtime', () => worker.close());

@@ -73,6 +73,8 @@ export interface WorkerRuntimeOptions extends Partial<WorkerParts> {
   tracer?: Tracer;
   /** Called once when an operator asks this node to drain; workers/main.ts shuts the process down. */
   onDrainRequested?: () => void;
+  /** Log the phases of each hand-over to the next step (workers/dispatch-trace.ts). */
+  dispatchTrace?: boolean;
 }
 
 /** What a worker process serves, and how it starts and stops. */
@@ -101,6 +103,7 @@ export function createWorkerRuntime(config: Config, options: WorkerRuntimeOption
     onHeartbeat: telemetry?.onHeartbeat,
     onDrainRequested: options.onDrainRequested,
     tracer: options.tracer,
+    dispatchTrace: options.dispatchTrace,
   });
   let probe: ReturnType<typeof serve> | undefined;
   let probeUrl: string | undefined;

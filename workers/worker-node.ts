@@ -8,6 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import type { NodeRegistry, NodeStats } from '../shared/node-registry.js';
 import { createOrderStore } from '../shared/order-store.js';
 import { type Store, withTimeout } from '../shared/store.js';
+import { createNodeDispatchTrace, traceOrderWrites, traceWorker } from './dispatch-trace.js';
 import { NodeGate } from './node-gate.js';
 import { createNodeHeartbeat } from './node-heartbeat.js';
 import { createReconciler } from './reconciler.js';
@@ -63,6 +64,8 @@ export interface WorkerNodeDeps {
   onHeartbeat?: (stats: NodeStats) => Promise<void> | void;
   /** With tracing on: a span per run of a step and per undo, in the order's trace. */
   tracer?: Tracer;
+  /** DISPATCH_TRACE=1: log the phases of each hand-over to the next step (workers/dispatch-trace.ts). */
+  dispatchTrace?: boolean;
 }
 
 /** Builds a node; nothing runs until `start()`. */
@@ -79,8 +82,10 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
       observer.lockLost?.(step);
     },
   };
+  const dispatchTrace = deps.dispatchTrace ? createNodeDispatchTrace(log) : undefined;
+  const orders = createOrderStore(store, keyspace, config.ORDER_TTL_S);
   const processor = createStepProcessor({
-    orders: createOrderStore(store, keyspace, config.ORDER_TTL_S),
+    orders: dispatchTrace ? traceOrderWrites(orders, dispatchTrace.trace) : orders,
     nodeId: config.NODE_ID,
     handlers,
     maxStepCrashes: config.MAX_STEP_CRASHES,
@@ -106,6 +111,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
     ...{ config, store, keyspace, processor, gate, instance, counters, log },
     observer,
   });
+  if (dispatchTrace) for (const worker of workers) traceWorker(worker, dispatchTrace.trace);
   // With TAKEOVER=lock, a dead node's steps wait for their locks to expire, and nothing beats.
   const takeover =
     config.TAKEOVER === 'registry'
@@ -193,6 +199,7 @@ export function createWorkerNode(deps: WorkerNodeDeps) {
           if (result.status === 'rejected') log.error({ event: 'worker-close', err: result.reason });
         }
         heartbeat.stop();
+        dispatchTrace?.close();
         await takeover?.stop();
         await withTimeout(deps.registry.deregister(config.NODE_ID), 2000, 'deregister').catch((error) =>
           log.warn({ event: 'deregister-failed', err: error }),
