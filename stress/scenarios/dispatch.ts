@@ -86,9 +86,9 @@ export const dispatchScenario: Scenario = {
           },
         ],
         notes: [
-          "A gap is the next step's first attempt start minus the previous step's completed_at, both written by the nodes (same machine clock): it holds BullMQ's move to completed, the parent's move to wait, the fetch, the gate and the record read and write of the start.",
+          "A gap is the next step's first attempt start minus the previous step's completed_at, both written by the nodes (same machine clock): it holds the completion's one script (the record write inside BullMQ's move to completed, which also moves the parent to wait and fetches it: docs/adr/0023), the gate, and the next run up to its start write (started_at is stamped as that write is built).",
           'The headline is the backlog case: the system is saturated and work is waiting, as under real load. Slots fill over one step (each first order placed at an even rate), as arrivals under steady load spread them.',
-          "The last row starts every slot in the same instant (backlog loaded on paused queues, then resumed): equally long steps then end in waves of one completion per slot, and a wave's last step waits for the store to serve the whole wave (three writes each: the step's completion, BullMQ's move, the next step's start). That wave never spreads, so it is the worst case after a mass resume, not the steady state.",
+          "The last row starts every slot in the same instant (backlog loaded on paused queues, then resumed): equally long steps then end in waves of one completion per slot, and a wave's last step waits for the store to serve the whole wave (two scripts each: the step's completion inside BullMQ's move, the next step's start). That wave never spreads, so it is the worst case after a mass resume, not the steady state.",
         ],
         data: { nodes, stepMs, rows, window: backlog.window },
       };
