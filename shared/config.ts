@@ -116,6 +116,8 @@ export const configSchema = z.object({
   BACKLOG_LIMIT: int(1, 100_000_000).default(200_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: flag.default(false),
+  /** A diagnostic of worker nodes: each hand-over to an order's next step logged phase by phase (workers/dispatch-trace.ts). */
+  DISPATCH_TRACE: flag.default(false),
   // OpenTelemetry's standard variables (shared/tracing.ts). Without an endpoint tracing is off and the
   // SDK is never loaded. Only the OTLP/HTTP protocols: every collector takes them, and gRPC would add
   // @grpc/grpc-js, a large client, for no span that HTTP cannot carry.

@@ -24,7 +24,7 @@ runMain('worker', async ({ onShutdown, shutdown }) => {
     tracer: tracing.tracer,
     onDrainRequested: () => void shutdown('drain requested'),
     // A diagnostic, off unless set: the phases of each step's hand-over to the next, logged.
-    dispatchTrace: process.env.DISPATCH_TRACE === '1',
+    dispatchTrace: config.DISPATCH_TRACE,
   });
   await worker.start();
   onShutdown('worker runtime', () => worker.close());
