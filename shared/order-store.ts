@@ -77,6 +77,25 @@ const OUTCOMES: Record<number, FencedWriteResult> = { 1: 'written', 2: 'already-
  */
 export type FoldedWrite = FencedWrite & { moved?: unknown; refused?: number };
 
+/** What a fenced write of `next` over `expected` by `token` sends: the document, its id, its events. */
+function writeOf(token: string, expected: VersionedOrder, next: OrderRecord) {
+  const doc = JSON.stringify(next);
+  const events = eventsBetween(expected.order, next).map((event) => JSON.stringify(event));
+  return { doc, writeId: writeIdOf(token, doc), events };
+}
+
+/** A fenced write script's answer: an outcome, or the cancel request that refused it. */
+function writeResult(result: number | string, expected: VersionedOrder, next: OrderRecord): FencedWrite {
+  if (typeof result === 'string') {
+    return { outcome: 'cancel-requested', request: JSON.parse(result) as CancelRequest };
+  }
+  const outcome = OUTCOMES[result] ?? 'conflict';
+  if (outcome === 'written' || outcome === 'already-written') {
+    return { outcome, written: { order: next, version: expected.version + 1 } };
+  }
+  return { outcome: outcome === 'lock-lost' ? 'lock-lost' : 'conflict' };
+}
+
 export interface OrderPage {
   orderIds: string[];
   nextCursor: string | null;
@@ -206,8 +225,7 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
       { forward = false }: { forward?: boolean } = {},
     ): Promise<FencedWrite> {
       const keys = keyspace.shard(next.shard);
-      const doc = JSON.stringify(next);
-      const events = eventsBetween(expected.order, next).map((event) => JSON.stringify(event));
+      const { doc, writeId, events } = writeOf(token, expected, next);
       const result = await scripts.ofFencedWrite(
         keys.jobLock(jobId),
         keys.order(next.order_id),
@@ -216,18 +234,11 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
         String(expected.version),
         doc,
         ttlMs,
-        writeIdOf(token, doc),
+        writeId,
         forward ? '1' : '0',
         ...events,
       );
-      if (typeof result === 'string') {
-        return { outcome: 'cancel-requested', request: JSON.parse(result) as CancelRequest };
-      }
-      const outcome = OUTCOMES[result] ?? 'conflict';
-      if (outcome === 'written' || outcome === 'already-written') {
-        return { outcome, written: { order: next, version: expected.version + 1 } };
-      }
-      return { outcome: outcome === 'lock-lost' ? 'lock-lost' : 'conflict' };
+      return writeResult(result, expected, next);
     },
 
     /**
@@ -242,8 +253,7 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
       move: readonly unknown[],
     ): Promise<FoldedWrite> {
       const keys = keyspace.shard(next.shard);
-      const doc = JSON.stringify(next);
-      const events = eventsBetween(expected.order, next).map((event) => JSON.stringify(event));
+      const { doc, writeId, events } = writeOf(token, expected, next);
       const [result, moved] = await scripts.ofCompleteAndMove(
         ...move.slice(0, MOVE_KEYS),
         keys.order(next.order_id),
@@ -253,17 +263,12 @@ export function createOrderStore(store: Store, keyspace: Keyspace, ttlSeconds: n
         String(expected.version),
         doc,
         ttlMs,
-        writeIdOf(token, doc),
+        writeId,
         ...events,
       );
-      if (typeof result === 'string') {
-        return { outcome: 'cancel-requested', request: JSON.parse(result) as CancelRequest };
-      }
-      const written = { order: next, version: expected.version + 1 };
-      if (result === 1) return { outcome: 'written', written, moved };
-      if (result === 2) return { outcome: 'already-written', written };
+      // 3: BullMQ's part refused the move (`moved` is its code); else ours, as the fenced write's.
       if (result === 3) return { outcome: 'lock-lost', refused: Number(moved) };
-      return { outcome: result === 0 ? 'lock-lost' : 'conflict' };
+      return { ...writeResult(result, expected, next), moved };
     },
 
     /** A user's order ids, newest first; `cursor` is the last id of the previous page. */

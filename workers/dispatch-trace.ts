@@ -203,21 +203,25 @@ export function traceOrderWrites<O extends Pick<OrderStore, 'fencedWrite' | 'com
   orders: O,
   trace: DispatchTrace,
 ): O {
-  const fencedWrite: OrderStore['fencedWrite'] = async (jobId, token, expected, next, options) => {
+  /** Sends one write of `jobId`, reporting it when it starts or completes the step. */
+  async function reported<T>(
+    jobId: string,
+    expected: VersionedOrder,
+    next: OrderRecord,
+    send: () => Promise<T>,
+  ) {
     const kind = writeKind(jobId, expected, next);
     if (kind) trace.writeSent(jobId, kind);
-    const result = await orders.fencedWrite(jobId, token, expected, next, options);
+    const result = await send();
     if (kind === 'complete') trace.writeReplied(jobId);
     return result;
-  };
-  const completeWithMove: OrderStore['completeWithMove'] = async (token, expected, next, move) => {
-    const jobId = String(move[MOVE_KEYS]);
-    const kind = writeKind(jobId, expected, next);
-    if (kind) trace.writeSent(jobId, kind);
-    const result = await orders.completeWithMove(token, expected, next, move);
-    if (kind === 'complete') trace.writeReplied(jobId);
-    return result;
-  };
+  }
+  const fencedWrite: OrderStore['fencedWrite'] = (jobId, token, expected, next, options) =>
+    reported(jobId, expected, next, () => orders.fencedWrite(jobId, token, expected, next, options));
+  const completeWithMove: OrderStore['completeWithMove'] = (token, expected, next, move) =>
+    reported(String(move[MOVE_KEYS]), expected, next, () =>
+      orders.completeWithMove(token, expected, next, move),
+    );
   return Object.assign(Object.create(orders) as O, { fencedWrite, completeWithMove });
 }
 
