@@ -146,14 +146,16 @@ export function createPlacement({
     key: PlacementKey,
     cutoff: Cutoff,
     countStored: () => void,
-    state: { attempt: number; chainSent: boolean },
+    attempt: number,
+    /** Whether a MULTI of this request added the candidate's chain: shared by its attempts. */
+    chain: { sent: boolean },
   ): Promise<Placement> {
     const hash = requestHash(request);
     const ownBinding = `${candidateId} ${hash}`;
     let bound: string | null;
-    if (state.attempt === 1) {
+    if (attempt === 1) {
       const order = newOrder(candidateId, shard, request, new Date());
-      state.chainSent = true;
+      chain.sent = true;
       const reply = await write(order, key, ownBinding);
       if (reply === 1) {
         // Counted when stored, whatever the answer: a 503 after this still leaves an order to process.
@@ -176,9 +178,9 @@ export function createPlacement({
       // Bound to `candidateId`, the key was claimed by an earlier attempt of this very request.
       const ours = boundId === candidateId;
       // Bound to another order, a MULTI of this request added a chain that no record will have.
-      if (!ours && state.chainSent) {
+      if (!ours && chain.sent) {
         await dropOrphanChain(shard, candidateId);
-        state.chainSent = false;
+        chain.sent = false;
       }
       if (boundHash !== hash) throw new IdempotencyConflictError(key.label);
       stopIfCut(cutoff);
@@ -198,7 +200,7 @@ export function createPlacement({
       order = stored?.order ?? newOrder(boundId, shard, request, new Date());
     }
     stopIfCut(cutoff);
-    if (order.order_id === candidateId) state.chainSent = true;
+    if (order.order_id === candidateId) chain.sent = true;
     const created = await write(order, key, `${order.order_id} ${hash}`);
     // The key was bound to another order since it was claimed: the next attempt reads that binding.
     if (typeof created === 'string') throw new KeyReboundError();
@@ -231,7 +233,7 @@ export function createPlacement({
       const key = keyed.key;
       const deadline = Date.now() + budgetMs;
       const cutoff: Cutoff = { cut: false };
-      const state = { attempt: 1, chainSent: false };
+      const chain = { sent: false };
       let counted = false;
       const countStored = () => {
         if (counted) return;
@@ -241,8 +243,7 @@ export function createPlacement({
       try {
         for (let attempt = 1; ; attempt++) {
           try {
-            state.attempt = attempt;
-            const placing = place(request, shard, candidateId, keyed, cutoff, countStored, state);
+            const placing = place(request, shard, candidateId, keyed, cutoff, countStored, attempt, chain);
             return await withTimeout(placing, Math.max(100, deadline - Date.now()), 'placement');
           } catch (error) {
             // A replica that did not confirm: the order may be stored, so the 503 names the key.
